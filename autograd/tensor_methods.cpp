@@ -1,0 +1,75 @@
+// Tensor's computing methods (declared in tensor/tensor.hpp), defined on top of
+// the public differentiable functions so that x.sum() records like ember::sum(x).
+#include <ember/autograd/functions.hpp>
+
+namespace ember {
+
+Tensor Tensor::view(IntList s) const { return ember::view(*this, s); }
+Tensor Tensor::reshape(IntList s) const { return ember::reshape(*this, s); }
+Tensor Tensor::permute(IntList d) const { return ember::permute(*this, d); }
+Tensor Tensor::transpose(int64_t a, int64_t b) const { return ember::transpose(*this, a, b); }
+Tensor Tensor::t() const { return ember::t(*this); }
+Tensor Tensor::narrow(int64_t d, int64_t s, int64_t l) const { return ember::narrow(*this, d, s, l); }
+Tensor Tensor::slice(int64_t d, std::optional<int64_t> s, std::optional<int64_t> e, int64_t st) const { return ember::slice(*this, d, s, e, st); }
+Tensor Tensor::select(int64_t d, int64_t i) const { return ember::select(*this, d, i); }
+Tensor Tensor::expand(IntList s) const { return ember::expand(*this, s); }
+Tensor Tensor::squeeze() const { return ember::squeeze(*this); }
+Tensor Tensor::squeeze(int64_t d) const { return ember::squeeze(*this, d); }
+Tensor Tensor::unsqueeze(int64_t d) const { return ember::unsqueeze(*this, d); }
+Tensor Tensor::flatten(int64_t s, int64_t e) const { return ember::flatten(*this, s, e); }
+Tensor Tensor::as_strided(IntList s, IntList st, std::optional<int64_t> o) const { return ember::as_strided(*this, s, st, o); }
+std::vector<Tensor> Tensor::split(int64_t s, int64_t d) const { return ember::split(*this, s, d); }
+std::vector<Tensor> Tensor::chunk(int64_t c, int64_t d) const { return ember::chunk(*this, c, d); }
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : ember::contiguous(*this); }
+Tensor Tensor::clone() const { return ember::clone(*this); }
+Tensor Tensor::to(DType d) const { return ember::to(*this, d); }
+Tensor Tensor::to(Device d) const { return ember::to(*this, d); }
+Tensor Tensor::to(Device d, DType dt) const { return ember::to(ember::to(*this, d), dt); }
+
+Tensor Tensor::sum() const { return ember::sum(*this); }
+Tensor Tensor::sum(IntList d, bool k) const { return ember::sum(*this, d, k); }
+Tensor Tensor::mean() const { return ember::mean(*this); }
+Tensor Tensor::mean(IntList d, bool k) const { return ember::mean(*this, d, k); }
+Tensor Tensor::max() const { return ember::max(*this); }
+Tensor Tensor::min() const { return ember::min(*this); }
+Tensor Tensor::argmax(int64_t d, bool k) const { return ember::argmax(*this, d, k); }
+Tensor Tensor::pow(const Scalar& e) const { return ember::pow(*this, e); }
+Tensor Tensor::abs() const { return ember::abs(*this); }
+Tensor Tensor::exp() const { return ember::exp(*this); }
+Tensor Tensor::log() const { return ember::log(*this); }
+Tensor Tensor::sqrt() const { return ember::sqrt(*this); }
+Tensor Tensor::relu() const { return ember::relu(*this); }
+Tensor Tensor::sigmoid() const { return ember::sigmoid(*this); }
+Tensor Tensor::tanh() const { return ember::tanh(*this); }
+Tensor Tensor::neg() const { return ember::neg(*this); }
+Tensor Tensor::matmul(const Tensor& o) const { return ember::matmul(*this, o); }
+Tensor Tensor::softmax(int64_t d) const { return ember::softmax(*this, d); }
+Tensor Tensor::log_softmax(int64_t d) const { return ember::log_softmax(*this, d); }
+
+// In-place methods run the raw ops (which bump the version counter).
+Tensor& Tensor::zero_() { return ops::fill_(*this, 0); }
+Tensor& Tensor::fill_(const Scalar& v) { return ops::fill_(*this, v); }
+Tensor& Tensor::copy_(const Tensor& src) { return ops::copy_(*this, src); }
+Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) { return ops::binary_(Op::add, *this, o, alpha); }
+Tensor& Tensor::add_(const Scalar& o) { return ops::binary_(Op::add, *this, ops::scalar_tensor(o, *this)); }
+Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) { return ops::binary_(Op::sub, *this, o, alpha); }
+Tensor& Tensor::sub_(const Scalar& o) { return ops::binary_(Op::sub, *this, ops::scalar_tensor(o, *this)); }
+Tensor& Tensor::mul_(const Tensor& o) { return ops::binary_(Op::mul, *this, o); }
+Tensor& Tensor::mul_(const Scalar& o) { return ops::binary_(Op::mul, *this, ops::scalar_tensor(o, *this)); }
+Tensor& Tensor::div_(const Tensor& o) { return ops::binary_(Op::div, *this, o); }
+Tensor& Tensor::div_(const Scalar& o) { return ops::binary_(Op::div, *this, ops::scalar_tensor(o, *this)); }
+Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, const Scalar& v) { return ops::addcmul_(*this, a, b, v); }
+Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, const Scalar& v) { return ops::addcdiv_(*this, a, b, v); }
+Tensor& Tensor::clamp_(std::optional<Scalar> lo, std::optional<Scalar> hi) {
+  EMBER_CHECK(lo || hi, "clamp_: at least one of min and max must be given");
+  UnaryArgs args;
+  args.has_a = lo.has_value();
+  args.has_b = hi.has_value();
+  args.a = lo ? lo->to_double() : 0.0;
+  args.b = hi ? hi->to_double() : 0.0;
+  return ops::unary_(Op::clamp, *this, args);
+}
+Tensor& Tensor::relu_() { return ops::unary_(Op::relu, *this, UnaryArgs{}); }
+
+}  // namespace ember

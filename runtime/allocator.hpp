@@ -1,0 +1,66 @@
+// Allocators: where Storage gets its bytes.
+//
+// DataPtr owns one allocation and knows how to free it. The CPU allocator
+// returns 64-byte aligned memory (a cache line, and the widest SIMD load), so
+// every kernel may assume contiguous storage starts aligned. Allocators are
+// looked up per device kind; the CUDA build registers its caching allocator.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include <ember/runtime/device.hpp>
+
+namespace ember {
+
+using DeleterFn = void (*)(void* ctx, void* ptr);
+
+// One owned allocation. Moves only; the deleter runs on destruction.
+class DataPtr {
+ public:
+  DataPtr() = default;
+  DataPtr(void* ptr, void* ctx, DeleterFn deleter, Device device)
+      : ptr_(ptr), ctx_(ctx), deleter_(deleter), device_(device) {}
+  DataPtr(DataPtr&& o) noexcept { *this = std::move(o); }
+  DataPtr& operator=(DataPtr&& o) noexcept {
+    if (this != &o) {
+      reset();
+      ptr_ = o.ptr_; ctx_ = o.ctx_; deleter_ = o.deleter_; device_ = o.device_;
+      o.ptr_ = nullptr; o.deleter_ = nullptr;
+    }
+    return *this;
+  }
+  DataPtr(const DataPtr&) = delete;
+  DataPtr& operator=(const DataPtr&) = delete;
+  ~DataPtr() { reset(); }
+
+  void* get() const { return ptr_; }
+  Device device() const { return device_; }
+  void reset() {
+    if (deleter_ != nullptr) deleter_(ctx_, ptr_);
+    ptr_ = nullptr;
+    deleter_ = nullptr;
+  }
+
+ private:
+  void* ptr_ = nullptr;
+  void* ctx_ = nullptr;
+  DeleterFn deleter_ = nullptr;
+  Device device_{};
+};
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual DataPtr allocate(size_t nbytes) = 0;
+};
+
+inline constexpr size_t kCpuAlignment = 64;
+
+Allocator& cpu_allocator();
+// The allocator for a device kind; throws ember::Error if that backend is not built.
+Allocator& get_allocator(Device device);
+// Used by a backend at start-up (explicitly, from its init function).
+void set_allocator(DeviceType type, Allocator* allocator);
+
+}  // namespace ember
