@@ -1,9 +1,13 @@
 // The public differentiable functions: ember::add, ember::matmul, ember::conv2d,
 // the operators + - * /, and friends.
 //
-// Each records a node in the autograd graph when grad mode is on and an input
-// requires grad, then calls the raw op in ember::ops (tensor/ops.hpp), which
-// checks, allocates and dispatches. Signatures follow libtorch.
+// Each calls the raw op in ember::ops (tensor/ops.hpp), which checks,
+// allocates and dispatches, and, when grad mode is on and an input requires
+// grad, records a node with the op's gradient rule (autograd/functions_*.cpp).
+// With grad mode off or no input requiring grad, nothing beyond the raw op
+// runs. Signatures follow libtorch. Backward ops (softmax_backward,
+// conv2d_backward_input, ...) are public too: the rules call them, and they
+// have rules of their own for double backward.
 #pragma once
 
 #include <optional>
@@ -12,6 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include <ember/autograd/engine.hpp>
+#include <ember/autograd/grad_mode.hpp>
+#include <ember/tensor/factory.hpp>
 #include <ember/tensor/ops.hpp>
 #include <ember/tensor/random.hpp>
 
@@ -158,6 +165,12 @@ Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const Tensor& weight = {}, const CrossEntropyArgs& args = {});
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight = {}, const CrossEntropyArgs& args = {});
+Tensor softmax_backward(const Tensor& grad, const Tensor& y, int64_t dim);
+Tensor log_softmax_backward(const Tensor& grad, const Tensor& y, int64_t dim);
+Tensor nll_loss_backward(const Tensor& grad, const Tensor& log_probs, const Tensor& target, const Tensor& weight,
+                         const CrossEntropyArgs& args);
+Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Tensor& target, const Tensor& weight,
+                              const CrossEntropyArgs& args);
 
 // ---- linear algebra -----------------------------------------------------------------------
 Tensor mm(const Tensor& a, const Tensor& b);
@@ -177,6 +190,18 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
 Tensor layer_norm(const Tensor& x, IntList normalized_shape, const Tensor& weight = {}, const Tensor& bias = {}, double eps = 1e-5);
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight = {}, const Tensor& bias = {}, double eps = 1e-5);
 Tensor dropout(const Tensor& x, double p, bool training = true, Generator* gen = nullptr);
+Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& w, IntList input_shape, const Conv2dArgs& args);
+Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, IntList weight_shape, const Conv2dArgs& args);
+Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, IntList input_shape);
+Tensor avg_pool2d_backward(const Tensor& grad_out, IntList input_shape, const Pool2dArgs& args);
+Tensor adaptive_avg_pool2d_backward(const Tensor& grad_out, IntList input_shape);
+std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                                                       const Tensor& save_mean, const Tensor& save_invstd,
+                                                       const NormArgs& args);
+std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& x, IntList normalized_shape,
+                                                       const Tensor& weight, const Tensor& mean, const Tensor& rstd);
+std::tuple<Tensor, Tensor, Tensor> group_norm_backward(const Tensor& grad_out, const Tensor& x, int64_t groups,
+                                                       const Tensor& weight, const Tensor& mean, const Tensor& rstd);
 
 // ---- indexing and shape ------------------------------------------------------------------------
 Tensor embedding(const Tensor& weight, const Tensor& indices);

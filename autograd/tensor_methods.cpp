@@ -1,5 +1,6 @@
 // Tensor's computing methods (declared in tensor/tensor.hpp), defined on top of
 // the public differentiable functions so that x.sum() records like ember::sum(x).
+// The in-place methods are in autograd/inplace.cpp.
 #include <ember/autograd/functions.hpp>
 
 namespace ember {
@@ -46,30 +47,5 @@ Tensor Tensor::neg() const { return ember::neg(*this); }
 Tensor Tensor::matmul(const Tensor& o) const { return ember::matmul(*this, o); }
 Tensor Tensor::softmax(int64_t d) const { return ember::softmax(*this, d); }
 Tensor Tensor::log_softmax(int64_t d) const { return ember::log_softmax(*this, d); }
-
-// In-place methods run the raw ops (which bump the version counter).
-Tensor& Tensor::zero_() { return ops::fill_(*this, 0); }
-Tensor& Tensor::fill_(const Scalar& v) { return ops::fill_(*this, v); }
-Tensor& Tensor::copy_(const Tensor& src) { return ops::copy_(*this, src); }
-Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) { return ops::binary_(Op::add, *this, o, alpha); }
-Tensor& Tensor::add_(const Scalar& o) { return ops::binary_(Op::add, *this, ops::scalar_tensor(o, *this)); }
-Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) { return ops::binary_(Op::sub, *this, o, alpha); }
-Tensor& Tensor::sub_(const Scalar& o) { return ops::binary_(Op::sub, *this, ops::scalar_tensor(o, *this)); }
-Tensor& Tensor::mul_(const Tensor& o) { return ops::binary_(Op::mul, *this, o); }
-Tensor& Tensor::mul_(const Scalar& o) { return ops::binary_(Op::mul, *this, ops::scalar_tensor(o, *this)); }
-Tensor& Tensor::div_(const Tensor& o) { return ops::binary_(Op::div, *this, o); }
-Tensor& Tensor::div_(const Scalar& o) { return ops::binary_(Op::div, *this, ops::scalar_tensor(o, *this)); }
-Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, const Scalar& v) { return ops::addcmul_(*this, a, b, v); }
-Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, const Scalar& v) { return ops::addcdiv_(*this, a, b, v); }
-Tensor& Tensor::clamp_(std::optional<Scalar> lo, std::optional<Scalar> hi) {
-  EMBER_CHECK(lo || hi, "clamp_: at least one of min and max must be given");
-  UnaryArgs args;
-  args.has_a = lo.has_value();
-  args.has_b = hi.has_value();
-  args.a = lo ? lo->to_double() : 0.0;
-  args.b = hi ? hi->to_double() : 0.0;
-  return ops::unary_(Op::clamp, *this, args);
-}
-Tensor& Tensor::relu_() { return ops::unary_(Op::relu, *this, UnaryArgs{}); }
 
 }  // namespace ember

@@ -1,6 +1,20 @@
 # Warnings, sanitizers and per-ISA flags for ember's targets.
 include(GNUInstallDirs)
 
+# ccache for every language when it is installed (repeat CI builds mostly hit
+# the cache). A launcher given on the command line wins.
+option(EMBER_CCACHE "Use ccache as the compiler launcher when it is installed" ON)
+if(EMBER_CCACHE)
+  find_program(EMBER_CCACHE_PROGRAM ccache)
+  if(EMBER_CCACHE_PROGRAM)
+    foreach(lang C CXX CUDA)
+      if(NOT CMAKE_${lang}_COMPILER_LAUNCHER)
+        set(CMAKE_${lang}_COMPILER_LAUNCHER ${EMBER_CCACHE_PROGRAM})
+      endif()
+    endforeach()
+  endif()
+endif()
+
 if(EMBER_SANITIZE)
   string(REPLACE ";" "," _ember_san "${EMBER_SANITIZE}")
   add_compile_options($<$<COMPILE_LANGUAGE:CXX,C>:-fsanitize=${_ember_san}>

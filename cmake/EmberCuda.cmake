@@ -25,7 +25,10 @@ function(ember_link_cuda target)
   # CMake 3.25 has no CUDA20 dialect for nvcc 13: pass -std=c++20 directly.
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 --expt-relaxed-constexpr --extended-lambda>)
-  set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF)
+  # With CUDA_STANDARD unset CMake derives the CUDA dialect from CXX_STANDARD (20)
+  # and, as CMAKE_CXX_STANDARD_REQUIRED is ON, fails at generate time ("requires
+  # the language dialect CUDA20"). Not required: CMake adds no -std, ours applies.
+  set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF CUDA_STANDARD_REQUIRED OFF)
   target_link_libraries(${target} PUBLIC CUDA::cudart PRIVATE CUDA::cublas CUDA::cublasLt)
   find_library(EMBER_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
   if(EMBER_CUDNN_LIBRARY)

@@ -21,6 +21,7 @@ void register_all_kernels(KernelTable* tables[kNumDeviceTypes]) {
   cpu::register_pool_kernels(cpu);
   cpu::register_norm_kernels(cpu);
   cpu::register_index_kernels(cpu);
+  cpu::register_optim_kernels(cpu);
 #if defined(EMBER_WITH_CUDA)
   cuda::register_cuda_kernels(*tables[static_cast<int>(DeviceType::CUDA)]);
 #endif

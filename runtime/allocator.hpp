@@ -53,6 +53,11 @@ class Allocator {
  public:
   virtual ~Allocator() = default;
   virtual DataPtr allocate(size_t nbytes) = 0;
+  // For a device kind with several devices (cuda:N): allocates on that device.
+  virtual DataPtr allocate_on(Device device, size_t nbytes) {
+    (void)device;
+    return allocate(nbytes);
+  }
 };
 
 inline constexpr size_t kCpuAlignment = 64;

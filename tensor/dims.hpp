@@ -17,7 +17,16 @@ namespace ember {
 class IntList {
  public:
   constexpr IntList() = default;
+  // A view, like std::span: the braced list lives until the end of the full
+  // expression, which covers its use as an argument (never store an IntList).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+#endif
   constexpr IntList(std::initializer_list<int64_t> l) : data_(l.begin()), size_(l.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
   IntList(const std::vector<int64_t>& v) : data_(v.data()), size_(v.size()) {}  // NOLINT
   constexpr IntList(const int64_t* d, size_t n) : data_(d), size_(n) {}
   constexpr const int64_t* begin() const { return data_; }

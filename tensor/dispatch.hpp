@@ -69,6 +69,9 @@ using CatKernel = void(const Tensor& out, const std::vector<Tensor>& inputs, int
 // pads: (left, right) pairs from the last dim backwards, as torch.nn.functional.pad.
 using PadKernel = void(const Tensor& out, const Tensor& x, const Dims& pads, const Scalar& value);
 using FlipKernel = void(const Tensor& out, const Tensor& x, const Dims& dims);
+// Updates param, exp_avg, exp_avg_sq (and max_exp_avg_sq when amsgrad) in place; all contiguous, one dtype.
+using AdamKernel = void(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                        const Tensor& max_exp_avg_sq, const AdamArgs& args);
 using TopkKernel = void(const Tensor& values, const Tensor& indices, const Tensor& x, const TopkArgs& args);
 
 enum class Op : int {

@@ -49,13 +49,15 @@ template <class T> constexpr DType literal_dtype() {
 }
 template <class T> using literal_storage_t =
     std::conditional_t<std::is_same_v<T, bool>, bool, std::conditional_t<std::is_floating_point_v<T>, double, int64_t>>;
+// The buffer element for S: std::vector<bool> has no data(), so bools are staged as 0/1 bytes.
+template <class S> using literal_buffer_t = std::conditional_t<std::is_same_v<S, bool>, uint8_t, S>;
 }  // namespace detail
 
 // ember::tensor({1.f, 2.f}), ember::tensor({{1, 2}, {3, 4}}), ember::tensor(vec, kFloat64).
 template <class T>
 Tensor tensor(const std::vector<T>& values, TensorOptions opts) {
   using S = detail::literal_storage_t<T>;
-  std::vector<S> v(values.begin(), values.end());
+  std::vector<detail::literal_buffer_t<S>> v(values.begin(), values.end());
   int64_t n = static_cast<int64_t>(v.size());
   return detail::tensor_from_values(v.data(), dtype_of_v<S>, {n}, opts);
 }
@@ -69,7 +71,7 @@ Tensor tensor(std::initializer_list<T> values) { return tensor(std::vector<T>(va
 template <class T>
 Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, TensorOptions opts) {
   using S = detail::literal_storage_t<T>;
-  std::vector<S> v;
+  std::vector<detail::literal_buffer_t<S>> v;
   int64_t cols = rows.size() ? static_cast<int64_t>(rows.begin()->size()) : 0;
   for (const auto& r : rows) {
     EMBER_CHECK(static_cast<int64_t>(r.size()) == cols, "tensor: nested list rows have different lengths (",
@@ -86,7 +88,7 @@ Tensor tensor(std::initializer_list<std::initializer_list<T>> rows) {
 template <class T>
 Tensor tensor(std::initializer_list<std::initializer_list<std::initializer_list<T>>> blocks, TensorOptions opts) {
   using S = detail::literal_storage_t<T>;
-  std::vector<S> v;
+  std::vector<detail::literal_buffer_t<S>> v;
   int64_t d1 = blocks.size() ? static_cast<int64_t>(blocks.begin()->size()) : 0;
   int64_t d2 = d1 ? static_cast<int64_t>(blocks.begin()->begin()->size()) : 0;
   for (const auto& b : blocks) {

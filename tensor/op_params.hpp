@@ -87,4 +87,17 @@ struct TopkArgs {
   bool stable = false;      // sort
 };
 
+// One fused Adam/AdamW step (PyTorch's update rule); step is the 1-based step count.
+struct AdamArgs {
+  double lr = 3e-4;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool decoupled_weight_decay = false;  // AdamW
+  bool amsgrad = false;
+  bool maximize = false;
+  int64_t step = 1;
+};
+
 }  // namespace ember

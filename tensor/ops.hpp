@@ -187,4 +187,9 @@ Tensor flip(const Tensor& x, IntList dims);
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true);
 std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = false);
 
+// ---- optimizer steps (ops_optim.cpp) ----------------------------------------------------
+// One fused pass of Adam/AdamW over a parameter and its state (max_exp_avg_sq may be undefined unless amsgrad).
+void adam_step_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, Tensor& max_exp_avg_sq,
+                const AdamArgs& args);
+
 }  // namespace ember::ops

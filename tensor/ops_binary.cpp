@@ -158,6 +158,8 @@ Tensor addc(bool divide, const Tensor& self, const Tensor& t1, const Tensor& t2,
   Dims shape = broadcast_shapes(broadcast_shapes(self.shape(), t1.shape(), name), t2.shape(), name);
   Tensor out;
   if (dest) {
+    EMBER_CHECK(category(common) <= category(dest->dtype()), name, "_: result type ", common,
+                " can't be cast to the desired output type ", dest->dtype(), " (self ", dest->describe(), ")");
     EMBER_CHECK(shape == dest->shape(), name, "_: output with shape ", dest->shape(), " doesn't match the broadcast shape ", shape);
     common = dest->dtype();
     out = *dest;

@@ -2,9 +2,9 @@
 //   tensor([[ 1.5410, -0.2934],
 //           [-2.1788,  0.5684]])
 // Floats use 4 decimals, or scientific notation when the magnitudes span more
-// than 1e3 or leave [1e-4, 1e8). Tensors over 1000 elements are summarised with
-// "..." keeping 3 entries at each end of every dim. Non-default dtypes and
-// non-cpu devices are appended, as PyTorch does.
+// than 1e3 or leave [1e-4, 1e8]. Tensors over 1000 elements are summarised with
+// "..." keeping 3 entries at each end of every dim; rows wrap at 80 columns.
+// Non-default dtypes and non-cpu devices are appended, as PyTorch does.
 #include <cmath>
 #include <cstdio>
 #include <ostream>
@@ -59,27 +59,50 @@ void collect(const Tensor& t, std::vector<double>& values) {
   }
 }
 
+constexpr int kLineWidth = 80;
+
+std::string pad_to(const std::string& s, int width) {
+  return std::string(static_cast<size_t>(std::max<int>(0, width - static_cast<int>(s.size()))), ' ') + s;
+}
+
+// As PyTorch's _tensor_str: vectors wrap at kLineWidth, with " ..." standing in for
+// the summarised middle; higher dims join their slices with dim - 1 newlines.
 void print_rec(std::ostream& os, const Tensor& t, const Formatter& f, int indent, bool summarise_all) {
   if (t.dim() == 0) {
-    std::string s = f.format(t.item<double>());
-    os << std::string(static_cast<size_t>(std::max<int>(0, f.width - static_cast<int>(s.size()))), ' ') << s;
+    os << pad_to(f.format(t.item<double>()), f.width);
     return;
   }
   const int64_t n = t.size(0);
   const bool summarise = summarise_all && n > 2 * kEdge;
+  if (t.dim() == 1) {
+    std::vector<std::string> items;
+    for (int64_t i = 0; i < n; ++i) {
+      if (summarise && i == kEdge) {
+        items.push_back(" ...");
+        i = n - kEdge;
+      }
+      items.push_back(pad_to(f.format(t.select(0, i).item<double>()), f.width));
+    }
+    const size_t per_line = static_cast<size_t>(std::max(1, (kLineWidth - indent) / (f.width + 2)));
+    os << '[';
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i > 0) os << (i % per_line == 0 ? ",\n" + std::string(static_cast<size_t>(indent + 1), ' ') : ", ");
+      os << items[i];
+    }
+    os << ']';
+    return;
+  }
+  // Built with append: GCC 12 at -O3 gives a false -Wrestrict for "," + std::string(...).
+  std::string sep(1, ',');
+  sep.append(static_cast<size_t>(t.dim() - 1), '\n').append(static_cast<size_t>(indent + 1), ' ');
   os << '[';
   for (int64_t i = 0; i < n; ++i) {
     if (summarise && i == kEdge) {
-      if (t.dim() == 1) os << "...";
-      else os << "...";
-      os << (t.dim() == 1 ? ", " : ",\n" + std::string(static_cast<size_t>(indent + 1), ' '));
+      os << "..." << sep;
       i = n - kEdge;
     }
     print_rec(os, t.select(0, i), f, indent + 1, summarise_all);
-    if (i + 1 < n) {
-      if (t.dim() == 1) os << ", ";
-      else os << ',' << std::string(static_cast<size_t>(t.dim() - 1), '\n') << std::string(static_cast<size_t>(indent + 1), ' ');
-    }
+    if (i + 1 < n) os << sep;
   }
   os << ']';
 }
@@ -105,18 +128,21 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t0) {
       if (a > 0) min_abs = std::min(min_abs, a);
       if (v != std::nearbyint(v)) all_int = false;
     }
-    if (all_int) {
-      f.int_mode = true;
-      f.sci = max_abs >= 1e8;
-    } else {
-      f.sci = max_abs >= 1e8 || (min_abs < 1e-4) || (min_abs != INFINITY && max_abs / min_abs > 1e3);
-    }
+    // As PyTorch: scientific when the nonzero finite magnitudes span more than 1e3 or
+    // exceed 1e8 (or, for non-whole values, go below 1e-4).
+    const bool wide = min_abs != INFINITY && (max_abs / min_abs > 1e3 || max_abs > 1e8);
+    f.int_mode = all_int;
+    f.sci = wide || (!all_int && min_abs < 1e-4);
   }
   for (double v : values) f.width = std::max<int>(f.width, static_cast<int>(f.format(v).size()));
   os << "tensor(";
   if (t.numel() == 0 && t.dim() > 0) {
     os << "[]";
-    if (t.dim() > 1 || t.size(0) != 0) os << ", size=" << t.shape();
+    if (t.dim() > 1 || t.size(0) != 0) {
+      os << ", size=(";  // a Python tuple, as PyTorch prints it
+      for (int64_t i = 0; i < t.dim(); ++i) os << (i ? ", " : "") << t.size(i);
+      os << (t.dim() == 1 ? ",)" : ")");
+    }
   } else {
     print_rec(os, t, f, 7, summarise);
   }

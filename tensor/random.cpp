@@ -19,12 +19,12 @@ Tensor& fill_random(Tensor& t, Launch launch) {
   if (t.numel() == 0) return t;
   if (t.is_contiguous()) {
     launch(t);
+    t.bump_version();
   } else {
     Tensor tmp = empty(t.shape(), t.options());
     launch(tmp);
-    ops::copy_(t, tmp);
+    ops::copy_(t, tmp);  // bumps t's version: one in-place op, one bump
   }
-  t.bump_version();
   return t;
 }
 

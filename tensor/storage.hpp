@@ -27,7 +27,7 @@ struct StorageImpl {
 using Storage = std::shared_ptr<StorageImpl>;
 
 inline Storage make_storage(size_t nbytes, Device device) {
-  return std::make_shared<StorageImpl>(get_allocator(device).allocate(nbytes), nbytes);
+  return std::make_shared<StorageImpl>(get_allocator(device).allocate_on(device, nbytes), nbytes);
 }
 
 }  // namespace ember

@@ -50,6 +50,10 @@ void pow_kernel(const Tensor& out, const Tensor& a, const Tensor& b, const Binar
   arith(out, a, b, "pow", [](auto x, auto y) {
     using M = decltype(x);
     if constexpr (std::is_integral_v<M>) {
+      // Negative exponents as PyTorch: 1 -> 1, -1 -> +-1, anything else -> 0.
+      if constexpr (std::is_signed_v<M>) {
+        if (y < 0) return static_cast<M>(x == 1 ? 1 : x == -1 ? ((-y) % 2 ? -1 : 1) : 0);
+      }
       M r = 1, base = x;
       for (int64_t e = static_cast<int64_t>(y); e > 0; e >>= 1, base = static_cast<M>(base * base))
         if (e & 1) r = static_cast<M>(r * base);

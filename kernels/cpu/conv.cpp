@@ -1,5 +1,249 @@
-// PLACEHOLDER (being written)
+// CPU kernels of conv2d (NCHW) and its two backward ops, as im2col + GEMM.
+//
+// Shapes (G = groups, Cg = C / G, Og = O / G, L = OH * OW, Kc = Cg * KH * KW):
+//   forward:         out[n, g] (Og, L)  = w[g] (Og, Kc) @ col(x[n, g]) (Kc, L)  (+ bias)
+//   backward_input:  col (Kc, L)        = w[g]^T (Kc, Og) @ grad_out[n, g] (Og, L); grad_x = col2im(col)
+//   backward_weight: grad_w[g] (Og, Kc) = sum_n grad_out[n, g] (Og, L) @ col(x[n, g])^T (L, Kc)
+// A 1x1 kernel with stride 1 and no padding skips im2col: x[n, g] is the (Cg, H*W) matrix itself.
+// Images run in parallel (one im2col buffer per chunk); backward_weight sums
+// per-chunk partial gradients in a fixed order, so results are reproducible.
+// float16/bfloat16 are converted to float32, computed, and rounded back.
+//
+// Ceilings per direction: 2 * N * O * Kc * L FLOPs; bytes at best x + w + out,
+// plus the im2col buffer (Kc * L per image) written and read once.
+// Compute-bound for all but tiny channel counts; speed is the GEMM core's.
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include <ember/kernels/cpu/gemm.hpp>
+#include <ember/kernels/cpu/parallel.hpp>
 #include <ember/kernels/cpu/register.hpp>
+#include <ember/tensor/factory.hpp>
+#include <ember/tensor/ops.hpp>
+
 namespace ember::cpu {
-void register_conv_kernels(KernelTable& t) { (void)t; }
+namespace {
+
+// Floor and ceil of a / b for b > 0 and any a.
+inline int64_t div_floor(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t div_ceil(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+struct Geometry {
+  int64_t N, C, H, W;    // input
+  int64_t O, KH, KW;     // weight
+  int64_t OH, OW;        // output
+  int64_t G, Cg, Og, Kc, L;
+  Conv2dArgs a;
+
+  Geometry(IntList x, IntList w, IntList out, const Conv2dArgs& args)
+      : N(x[0]), C(x[1]), H(x[2]), W(x[3]), O(w[0]), KH(w[2]), KW(w[3]), OH(out[2]), OW(out[3]), G(args.groups),
+        Cg(C / G), Og(O / G), Kc(Cg * KH * KW), L(OH * OW), a(args) {}
+  bool direct() const {
+    return KH == 1 && KW == 1 && a.stride[0] == 1 && a.stride[1] == 1 && a.padding[0] == 0 && a.padding[1] == 0;
+  }
+  // Output columns ow whose input column for kernel tap j lies inside [0, W).
+  std::pair<int64_t, int64_t> valid_ow(int64_t j) const {
+    const int64_t shift = j * a.dilation[1] - a.padding[1];  // iw = ow * stride + shift
+    int64_t lo = std::clamp<int64_t>(div_ceil(-shift, a.stride[1]), 0, OW);
+    int64_t hi = std::min<int64_t>(OW, div_floor(W - 1 - shift, a.stride[1]) + 1);
+    return {lo, std::max(lo, hi)};
+  }
+};
+
+// x: (Cg, H, W) -> col: (Kc, L), zeros where the window reads padding.
+template <class T>
+void im2col(const Geometry& g, const T* x, T* col) {
+  for (int64_t c = 0; c < g.Cg; ++c) {
+    for (int64_t i = 0; i < g.KH; ++i) {
+      for (int64_t j = 0; j < g.KW; ++j) {
+        T* row = col + ((c * g.KH + i) * g.KW + j) * g.L;
+        const auto [ow_lo, ow_hi] = g.valid_ow(j);
+        const int64_t shift = j * g.a.dilation[1] - g.a.padding[1];
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* dst = row + oh * g.OW;
+          const int64_t ih = oh * g.a.stride[0] - g.a.padding[0] + i * g.a.dilation[0];
+          if (ih < 0 || ih >= g.H) {
+            std::fill(dst, dst + g.OW, T(0));
+            continue;
+          }
+          const T* src = x + (c * g.H + ih) * g.W;  // input row; column of ow is ow * stride + shift
+          std::fill(dst, dst + ow_lo, T(0));
+          if (g.a.stride[1] == 1 && ow_hi > ow_lo) {
+            std::copy(src + ow_lo + shift, src + ow_hi + shift, dst + ow_lo);
+          } else {
+            for (int64_t ow = ow_lo; ow < ow_hi; ++ow) dst[ow] = src[ow * g.a.stride[1] + shift];
+          }
+          std::fill(dst + ow_hi, dst + g.OW, T(0));
+        }
+      }
+    }
+  }
+}
+
+// col: (Kc, L) -> x: (Cg, H, W), accumulating (x must be zeroed first).
+template <class T>
+void col2im(const Geometry& g, const T* col, T* x) {
+  for (int64_t c = 0; c < g.Cg; ++c) {
+    for (int64_t i = 0; i < g.KH; ++i) {
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const T* row = col + ((c * g.KH + i) * g.KW + j) * g.L;
+        const auto [ow_lo, ow_hi] = g.valid_ow(j);
+        const int64_t shift = j * g.a.dilation[1] - g.a.padding[1];
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int64_t ih = oh * g.a.stride[0] - g.a.padding[0] + i * g.a.dilation[0];
+          if (ih < 0 || ih >= g.H) continue;
+          const T* src = row + oh * g.OW;
+          T* dst = x + (c * g.H + ih) * g.W;
+          for (int64_t ow = ow_lo; ow < ow_hi; ++ow) dst[ow * g.a.stride[1] + shift] += src[ow];
+        }
+      }
+    }
+  }
+}
+
+// Images per parallel chunk: enough GEMM work to be worth a task.
+int64_t image_grain(const Geometry& g) {
+  const int64_t work = std::max<int64_t>(1, g.O * g.Kc * g.L);
+  return std::max<int64_t>(1, (int64_t{1} << 18) / work);
+}
+
+// out: (N, O, OH, OW), x: (N, C, H, W), w: (O, Cg, KH, KW), bias: (O) or undefined; all contiguous.
+template <class T>
+void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dArgs& args) {
+  const Geometry g(x.shape(), w.shape(), out.shape(), args);
+  const T* px = x.data_ptr<T>();
+  const T* pw = w.data_ptr<T>();
+  const T* pb = bias.defined() ? bias.data_ptr<T>() : nullptr;
+  T* po = out.data_ptr<T>();
+  parallel_range(0, g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
+    std::unique_ptr<T[]> col(g.direct() ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
+    for (int64_t n = lo; n < hi; ++n) {
+      for (int64_t gr = 0; gr < g.G; ++gr) {
+        const T* xg = px + (n * g.C + gr * g.Cg) * g.H * g.W;
+        T* og = po + (n * g.O + gr * g.Og) * g.L;
+        if (pb) {
+          for (int64_t o = 0; o < g.Og; ++o) std::fill(og + o * g.L, og + (o + 1) * g.L, pb[gr * g.Og + o]);
+        }
+        ConstMatrix<T> cols{xg, g.L, 1};
+        if (!g.direct()) {
+          im2col(g, xg, col.get());
+          cols = {col.get(), g.L, 1};
+        }
+        gemm<T>(g.Og, g.L, g.Kc, ConstMatrix<T>{pw + gr * g.Og * g.Kc, g.Kc, 1}, cols, Matrix<T>{og, g.L, 1}, pb != nullptr);
+      }
+    }
+  });
+}
+
+// grad_x: (N, C, H, W), grad_out: (N, O, OH, OW), w: (O, Cg, KH, KW); all contiguous.
+template <class T>
+void conv2d_backward_input_typed(const Tensor& grad_x, const Tensor& grad_out, const Tensor& w, const Conv2dArgs& args) {
+  const Geometry g(grad_x.shape(), w.shape(), grad_out.shape(), args);
+  const T* pgo = grad_out.data_ptr<T>();
+  const T* pw = w.data_ptr<T>();
+  T* pgx = grad_x.data_ptr<T>();
+  parallel_range(0, g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
+    std::unique_ptr<T[]> col(g.direct() ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
+    for (int64_t n = lo; n < hi; ++n) {
+      T* gx = pgx + n * g.C * g.H * g.W;
+      if (!g.direct()) std::fill(gx, gx + g.C * g.H * g.W, T(0));
+      for (int64_t gr = 0; gr < g.G; ++gr) {
+        const ConstMatrix<T> wt{pw + gr * g.Og * g.Kc, 1, g.Kc};  // w[g]^T: (Kc, Og)
+        const ConstMatrix<T> go{pgo + (n * g.O + gr * g.Og) * g.L, g.L, 1};
+        T* gxg = gx + gr * g.Cg * g.H * g.W;
+        if (g.direct()) {
+          gemm<T>(g.Kc, g.L, g.Og, wt, go, Matrix<T>{gxg, g.L, 1}, false);
+        } else {
+          gemm<T>(g.Kc, g.L, g.Og, wt, go, Matrix<T>{col.get(), g.L, 1}, false);
+          col2im(g, col.get(), gxg);
+        }
+      }
+    }
+  });
+}
+
+// grad_w: (O, Cg, KH, KW), grad_out: (N, O, OH, OW), x: (N, C, H, W); all contiguous.
+template <class T>
+void conv2d_backward_weight_typed(const Tensor& grad_w, const Tensor& grad_out, const Tensor& x, const Conv2dArgs& args) {
+  const Geometry g(x.shape(), grad_w.shape(), grad_out.shape(), args);
+  const T* pgo = grad_out.data_ptr<T>();
+  const T* px = x.data_ptr<T>();
+  T* pgw = grad_w.data_ptr<T>();
+  const int64_t wsize = g.O * g.Kc;
+  // Fixed partition of the images into P slices, each summed into its own buffer.
+  const int64_t P = std::min<int64_t>(g.N, 8);
+  std::vector<T> partial(static_cast<size_t>((P - 1) * wsize));
+  parallel_range(0, P, 1, [&](int64_t lo, int64_t hi) {
+    std::unique_ptr<T[]> col(g.direct() ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
+    for (int64_t p = lo; p < hi; ++p) {
+      T* dst = p == 0 ? pgw : partial.data() + (p - 1) * wsize;
+      const int64_t n0 = g.N * p / P, n1 = g.N * (p + 1) / P;
+      for (int64_t n = n0; n < n1; ++n) {
+        for (int64_t gr = 0; gr < g.G; ++gr) {
+          const T* xg = px + (n * g.C + gr * g.Cg) * g.H * g.W;
+          ConstMatrix<T> cols_t{xg, 1, g.L};  // col^T: (L, Kc)
+          if (!g.direct()) {
+            im2col(g, xg, col.get());
+            cols_t = {col.get(), 1, g.L};
+          }
+          const ConstMatrix<T> go{pgo + (n * g.O + gr * g.Og) * g.L, g.L, 1};
+          gemm<T>(g.Og, g.Kc, g.L, go, cols_t, Matrix<T>{dst + gr * g.Og * g.Kc, g.Kc, 1}, n != n0);
+        }
+      }
+    }
+  });
+  for (int64_t p = 1; p < P; ++p) {
+    const T* src = partial.data() + (p - 1) * wsize;
+    parallel_range(0, wsize, kGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) pgw[i] += src[i];
+    });
+  }
+}
+
+// Runs f<T> for float32/float64; float16/bfloat16 go through float32 copies.
+template <class F>
+void with_compute_dtype(const Tensor& out, std::vector<Tensor> inputs, const char* op, F&& f) {
+  if (out.dtype().is_reduced_float()) {
+    for (Tensor& t : inputs)
+      if (t.defined()) t = ops::to(t, kFloat32);
+    Tensor tmp = empty(out.shape(), TensorOptions(kFloat32, out.device()));
+    f.template operator()<float>(tmp, inputs);
+    Tensor dst = out;
+    ops::copy_(dst, tmp);
+    return;
+  }
+  switch (out.dtype().kind) {
+    case DType::Float32: f.template operator()<float>(out, inputs); return;
+    case DType::Float64: f.template operator()<double>(out, inputs); return;
+    default: EMBER_FAIL(op, ": expected a floating dtype, got ", out.describe());
+  }
+}
+
+void conv2d_kernel(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dArgs& args) {
+  with_compute_dtype(out, {x, w, bias}, "conv2d", [&]<class T>(const Tensor& o, const std::vector<Tensor>& in) {
+    conv2d_typed<T>(o, in[0], in[1], in[2], args);
+  });
+}
+
+void conv2d_backward_input_kernel(const Tensor& grad_x, const Tensor& grad_out, const Tensor& w, const Conv2dArgs& args) {
+  with_compute_dtype(grad_x, {grad_out, w}, "conv2d_backward_input", [&]<class T>(const Tensor& o, const std::vector<Tensor>& in) {
+    conv2d_backward_input_typed<T>(o, in[0], in[1], args);
+  });
+}
+
+void conv2d_backward_weight_kernel(const Tensor& grad_w, const Tensor& grad_out, const Tensor& x, const Conv2dArgs& args) {
+  with_compute_dtype(grad_w, {grad_out, x}, "conv2d_backward_weight", [&]<class T>(const Tensor& o, const std::vector<Tensor>& in) {
+    conv2d_backward_weight_typed<T>(o, in[0], in[1], args);
+  });
+}
+
+}  // namespace
+
+void register_conv_kernels(KernelTable& t) {
+  t.conv2d = conv2d_kernel;
+  t.conv2d_backward_input = conv2d_backward_input_kernel;
+  t.conv2d_backward_weight = conv2d_backward_weight_kernel;
+}
+
 }  // namespace ember::cpu

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include <ember/runtime/parallel_for.hpp>
+
 
 namespace ember::cpu {
 
@@ -19,7 +21,7 @@ void parallel_range(int64_t begin, int64_t end, int64_t grain, Fn&& fn) {
     fn(begin, end);
     return;
   }
-  fn(begin, end);  // SERIAL until the runtime pool lands
+  runtime::parallel_for(begin, end, grain, fn);
 }
 
 }  // namespace ember::cpu

@@ -1,5 +1,245 @@
-// PLACEHOLDER (being written)
+// CPU kernels of 2-D max, average and adaptive average pooling and their
+// backward ops, on contiguous NCHW tensors, one H*W plane at a time (planes
+// run in parallel; every write stays inside its plane).
+//
+// Windows follow PyTorch exactly:
+//   max:      rows oh*s - p + i*d for i < k, clipped to [0, H); NaN wins; index = ih * W + iw
+//   avg:      rows [oh*s - p, min(oh*s - p + k, H + p)), divisor = that size (count_include_pad)
+//             or the size clipped to [0, H) (otherwise)
+//   adaptive: rows [floor(oh * H / OH), ceil((oh + 1) * H / OH))
+// Compute in OpMath<T> (float for float16/bfloat16).
+// Ceilings: forward reads each window (N*C*OH*OW*kH*kW loads), writes the
+// output; backward the same in reverse. Memory-bound: bytes ~ (in + out) * itemsize.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <ember/kernels/cpu/parallel.hpp>
 #include <ember/kernels/cpu/register.hpp>
+#include <ember/tensor/tensor.hpp>
+
 namespace ember::cpu {
-void register_pool_kernels(KernelTable& t) { (void)t; }
+namespace {
+
+struct Planes {
+  int64_t count, H, W, OH, OW;  // input plane H x W, output plane OH x OW
+};
+Planes planes_of(const Tensor& in, const Tensor& out) {
+  return {in.size(0) * in.size(1), in.size(2), in.size(3), out.size(2), out.size(3)};
+}
+int64_t plane_grain(int64_t work_per_plane) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(1, work_per_plane)); }
+
+inline int64_t adaptive_start(int64_t i, int64_t in, int64_t out) { return i * in / out; }
+inline int64_t adaptive_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+// out, indices: (N, C, OH, OW); x: (N, C, H, W)
+void max_pool2d_kernel(const Tensor& out, const Tensor& indices, const Tensor& x, const Pool2dArgs& a) {
+  visit_floating(x.dtype(), "max_pool2d", [&]<class T>() {
+    using M = OpMath<T>;
+    const Planes g = planes_of(x, out);
+    const T* px = x.data_ptr<T>();
+    T* po = out.data_ptr<T>();
+    int64_t* pi = indices.data_ptr<int64_t>();
+    const int64_t kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0], sw = a.stride[1];
+    const int64_t dh = a.dilation[0], dw = a.dilation[1];
+    parallel_range(0, g.count, plane_grain(g.OH * g.OW * kh * kw), [&](int64_t lo, int64_t hi) {
+      for (int64_t p = lo; p < hi; ++p) {
+        const T* xp = px + p * g.H * g.W;
+        T* op = po + p * g.OH * g.OW;
+        int64_t* ip = pi + p * g.OH * g.OW;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          int64_t hs = oh * sh - a.padding[0];
+          const int64_t he = std::min(hs + (kh - 1) * dh + 1, g.H);
+          while (hs < 0) hs += dh;
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            int64_t ws = ow * sw - a.padding[1];
+            const int64_t we = std::min(ws + (kw - 1) * dw + 1, g.W);
+            while (ws < 0) ws += dw;
+            M best = -std::numeric_limits<M>::infinity();
+            // An empty window (only possible with dilation) yields -inf and index -1.
+            int64_t best_i = hs < he && ws < we ? hs * g.W + ws : -1;
+            for (int64_t ih = hs; ih < he; ih += dh) {
+              for (int64_t iw = ws; iw < we; iw += dw) {
+                const M v = static_cast<M>(xp[ih * g.W + iw]);
+                if (v > best || std::isnan(v)) {
+                  best = v;
+                  best_i = ih * g.W + iw;
+                }
+              }
+            }
+            op[oh * g.OW + ow] = static_cast<T>(best);
+            ip[oh * g.OW + ow] = best_i;
+          }
+        }
+      }
+    });
+  });
+}
+
+// grad_x: (N, C, H, W); grad_out, indices: (N, C, OH, OW)
+void max_pool2d_backward_kernel(const Tensor& grad_x, const Tensor& grad_out, const Tensor& indices) {
+  visit_floating(grad_x.dtype(), "max_pool2d_backward", [&]<class T>() {
+    using M = OpMath<T>;
+    const Planes g = planes_of(grad_x, grad_out);
+    const int64_t hw = g.H * g.W, ohw = g.OH * g.OW;
+    const T* pgo = grad_out.data_ptr<T>();
+    const int64_t* pi = indices.data_ptr<int64_t>();
+    T* pgx = grad_x.data_ptr<T>();
+    parallel_range(0, g.count, plane_grain(hw + ohw), [&](int64_t lo, int64_t hi) {
+      std::vector<M> acc(static_cast<size_t>(hw));
+      for (int64_t p = lo; p < hi; ++p) {
+        std::fill(acc.begin(), acc.end(), M(0));
+        for (int64_t k = 0; k < ohw; ++k) {
+          const int64_t idx = pi[p * ohw + k];
+          if (idx == -1) continue;  // empty window
+          EMBER_CHECK(idx >= 0 && idx < hw, "max_pool2d_backward: index ", idx,
+                      " is out of range for an input plane of ", g.H, "x", g.W);
+          acc[static_cast<size_t>(idx)] += static_cast<M>(pgo[p * ohw + k]);
+        }
+        for (int64_t i = 0; i < hw; ++i) pgx[p * hw + i] = static_cast<T>(acc[static_cast<size_t>(i)]);
+      }
+    });
+  });
+}
+
+// Window rows/cols of avg_pool2d for output position o: [start, end) clipped, and the divisor span.
+struct AvgWindow {
+  int64_t start, end, span;
+};
+inline AvgWindow avg_window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t in) {
+  int64_t s = o * stride - pad;
+  int64_t e = std::min(s + k, in + pad);
+  const int64_t span = e - s;
+  return {std::max<int64_t>(s, 0), std::min(e, in), span};
+}
+
+// Calls f(oh, ow, hs, he, ws, we, divisor) for every output position of one plane.
+template <class F>
+void for_each_avg_window(const Planes& g, const Pool2dArgs& a, F&& f) {
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const AvgWindow rh = avg_window(oh, a.stride[0], a.padding[0], a.kernel[0], g.H);
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const AvgWindow rw = avg_window(ow, a.stride[1], a.padding[1], a.kernel[1], g.W);
+      if (rh.start >= rh.end || rw.start >= rw.end) {
+        f(oh, ow, rh.start, rh.start, rw.start, rw.start, int64_t{1});
+        continue;
+      }
+      const int64_t divisor = a.count_include_pad ? rh.span * rw.span : (rh.end - rh.start) * (rw.end - rw.start);
+      f(oh, ow, rh.start, rh.end, rw.start, rw.end, divisor);
+    }
+  }
+}
+
+// out: (N, C, OH, OW); x: (N, C, H, W)
+void avg_pool2d_kernel(const Tensor& out, const Tensor& x, const Pool2dArgs& a) {
+  visit_floating(x.dtype(), "avg_pool2d", [&]<class T>() {
+    using M = OpMath<T>;
+    const Planes g = planes_of(x, out);
+    const T* px = x.data_ptr<T>();
+    T* po = out.data_ptr<T>();
+    parallel_range(0, g.count, plane_grain(g.OH * g.OW * a.kernel[0] * a.kernel[1]), [&](int64_t lo, int64_t hi) {
+      for (int64_t p = lo; p < hi; ++p) {
+        const T* xp = px + p * g.H * g.W;
+        T* op = po + p * g.OH * g.OW;
+        for_each_avg_window(g, a, [&](int64_t oh, int64_t ow, int64_t hs, int64_t he, int64_t ws, int64_t we, int64_t div) {
+          M sum = 0;
+          for (int64_t ih = hs; ih < he; ++ih)
+            for (int64_t iw = ws; iw < we; ++iw) sum += static_cast<M>(xp[ih * g.W + iw]);
+          op[oh * g.OW + ow] = static_cast<T>(sum / static_cast<M>(div));
+        });
+      }
+    });
+  });
+}
+
+// grad_x: (N, C, H, W); grad_out: (N, C, OH, OW)
+void avg_pool2d_backward_kernel(const Tensor& grad_x, const Tensor& grad_out, const Pool2dArgs& a) {
+  visit_floating(grad_x.dtype(), "avg_pool2d_backward", [&]<class T>() {
+    using M = OpMath<T>;
+    const Planes g = planes_of(grad_x, grad_out);
+    const T* pgo = grad_out.data_ptr<T>();
+    T* pgx = grad_x.data_ptr<T>();
+    parallel_range(0, g.count, plane_grain(g.OH * g.OW * a.kernel[0] * a.kernel[1]), [&](int64_t lo, int64_t hi) {
+      std::vector<M> acc(static_cast<size_t>(g.H * g.W));
+      for (int64_t p = lo; p < hi; ++p) {
+        std::fill(acc.begin(), acc.end(), M(0));
+        const T* gop = pgo + p * g.OH * g.OW;
+        for_each_avg_window(g, a, [&](int64_t oh, int64_t ow, int64_t hs, int64_t he, int64_t ws, int64_t we, int64_t div) {
+          const M v = static_cast<M>(gop[oh * g.OW + ow]) / static_cast<M>(div);
+          for (int64_t ih = hs; ih < he; ++ih)
+            for (int64_t iw = ws; iw < we; ++iw) acc[static_cast<size_t>(ih * g.W + iw)] += v;
+        });
+        T* gxp = pgx + p * g.H * g.W;
+        for (int64_t i = 0; i < g.H * g.W; ++i) gxp[i] = static_cast<T>(acc[static_cast<size_t>(i)]);
+      }
+    });
+  });
+}
+
+// out: (N, C, OH, OW); x: (N, C, H, W)
+void adaptive_avg_pool2d_kernel(const Tensor& out, const Tensor& x, const Pool2dArgs&) {
+  visit_floating(x.dtype(), "adaptive_avg_pool2d", [&]<class T>() {
+    using M = OpMath<T>;
+    const Planes g = planes_of(x, out);
+    const T* px = x.data_ptr<T>();
+    T* po = out.data_ptr<T>();
+    parallel_range(0, g.count, plane_grain(g.H * g.W + g.OH * g.OW), [&](int64_t lo, int64_t hi) {
+      for (int64_t p = lo; p < hi; ++p) {
+        const T* xp = px + p * g.H * g.W;
+        T* op = po + p * g.OH * g.OW;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int64_t hs = adaptive_start(oh, g.H, g.OH), he = adaptive_end(oh, g.H, g.OH);
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const int64_t ws = adaptive_start(ow, g.W, g.OW), we = adaptive_end(ow, g.W, g.OW);
+            M sum = 0;
+            for (int64_t ih = hs; ih < he; ++ih)
+              for (int64_t iw = ws; iw < we; ++iw) sum += static_cast<M>(xp[ih * g.W + iw]);
+            op[oh * g.OW + ow] = static_cast<T>(sum / static_cast<M>((he - hs) * (we - ws)));
+          }
+        }
+      }
+    });
+  });
+}
+
+// grad_x: (N, C, H, W); grad_out: (N, C, OH, OW)
+void adaptive_avg_pool2d_backward_kernel(const Tensor& grad_x, const Tensor& grad_out, const Pool2dArgs&) {
+  visit_floating(grad_x.dtype(), "adaptive_avg_pool2d_backward", [&]<class T>() {
+    using M = OpMath<T>;
+    const Planes g = planes_of(grad_x, grad_out);
+    const T* pgo = grad_out.data_ptr<T>();
+    T* pgx = grad_x.data_ptr<T>();
+    parallel_range(0, g.count, plane_grain(g.H * g.W + g.OH * g.OW), [&](int64_t lo, int64_t hi) {
+      std::vector<M> acc(static_cast<size_t>(g.H * g.W));
+      for (int64_t p = lo; p < hi; ++p) {
+        std::fill(acc.begin(), acc.end(), M(0));
+        const T* gop = pgo + p * g.OH * g.OW;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int64_t hs = adaptive_start(oh, g.H, g.OH), he = adaptive_end(oh, g.H, g.OH);
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const int64_t ws = adaptive_start(ow, g.W, g.OW), we = adaptive_end(ow, g.W, g.OW);
+            const M v = static_cast<M>(gop[oh * g.OW + ow]) / static_cast<M>((he - hs) * (we - ws));
+            for (int64_t ih = hs; ih < he; ++ih)
+              for (int64_t iw = ws; iw < we; ++iw) acc[static_cast<size_t>(ih * g.W + iw)] += v;
+          }
+        }
+        T* gxp = pgx + p * g.H * g.W;
+        for (int64_t i = 0; i < g.H * g.W; ++i) gxp[i] = static_cast<T>(acc[static_cast<size_t>(i)]);
+      }
+    });
+  });
+}
+
+}  // namespace
+
+void register_pool_kernels(KernelTable& t) {
+  t.max_pool2d = max_pool2d_kernel;
+  t.max_pool2d_backward = max_pool2d_backward_kernel;
+  t.avg_pool2d = avg_pool2d_kernel;
+  t.avg_pool2d_backward = avg_pool2d_backward_kernel;
+  t.adaptive_avg_pool2d = adaptive_avg_pool2d_kernel;
+  t.adaptive_avg_pool2d_backward = adaptive_avg_pool2d_backward_kernel;
+}
+
 }  // namespace ember::cpu

@@ -17,6 +17,7 @@ void register_linalg_kernels(KernelTable& t);    // mm, bmm, linear
 void register_conv_kernels(KernelTable& t);      // conv2d and its backward
 void register_pool_kernels(KernelTable& t);      // max/avg/adaptive pooling and backward
 void register_norm_kernels(KernelTable& t);      // batch/layer/group norm and backward
-void register_index_kernels(KernelTable& t);     // index_select, index_add, gather, scatter_add, one_hot, cat, pad, flip, topk, sort
+void register_index_kernels(KernelTable& t);
+void register_optim_kernels(KernelTable& t);     // adam_step     // index_select, index_add, gather, scatter_add, one_hot, cat, pad, flip, topk, sort
 
 }  // namespace ember::cpu

@@ -77,7 +77,9 @@ void relu_kernel(const Tensor& out, const Tensor& x, const UnaryArgs&) {
 void pow_scalar_kernel(const Tensor& out, const Tensor& x, const UnaryArgs& args) {
   unary_numeric(out, x, "pow", [&](auto v) {
     using M = decltype(v);
-    if constexpr (std::is_integral_v<M>) {
+    if constexpr (std::is_same_v<M, bool>) {
+      return v;  // never runs (visit_numeric rejects bool); keeps bool out of the loop below
+    } else if constexpr (std::is_integral_v<M>) {
       M r = 1, b = v;
       for (int64_t e = static_cast<int64_t>(args.a); e > 0; e >>= 1, b *= b)
         if (e & 1) r *= b;

@@ -1,22 +1,22 @@
-// CUDA backend entry point. The backend's kernels are added family by family;
-// until a family lands, its slots stay empty and dispatch reports
-// "no kernel for device cuda" clearly.
-#include <cuda_runtime.h>
-
+// CUDA backend entry point: installs the caching allocator and fills the
+// CUDA kernel table family by family (see kernels/cuda/register.hpp).
 #include <ember/kernels/cuda/register.hpp>
+#include <ember/runtime/allocator.hpp>
+#include <ember/runtime/cuda_allocator.hpp>
 
 namespace ember::cuda {
 
-int device_count() {
-  int n = 0;
-  // With no GPU (or no driver) this fails, e.g. "driver version is insufficient": treat any error as none.
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
-  }
-  return n;
+void register_cuda_kernels(KernelTable& t) {
+  // Creating the allocator object touches no device; its first allocation does.
+  set_allocator(DeviceType::CUDA, cuda_allocator());
+  register_unary_kernels(t);
+  register_binary_kernels(t);
+  register_copy_kernels(t);
+  register_random_kernels(t);
+  register_reduce_kernels(t);
+  register_softmax_kernels(t);
+  register_linalg_kernels(t);
+  register_optim_kernels(t);
 }
-
-void register_cuda_kernels(KernelTable& t) { (void)t; }
 
 }  // namespace ember::cuda

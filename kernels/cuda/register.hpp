@@ -1,4 +1,9 @@
 // Registration of the CUDA kernels (compiled only in a CUDA build).
+//
+// register_cuda_kernels() installs the caching allocator for DeviceType::CUDA
+// and calls one register_<family>_kernels() per family file (same basenames as
+// kernels/cpu/). Ops without a CUDA kernel keep an empty slot, and dispatch
+// reports "no kernel for device cuda" clearly.
 #pragma once
 
 #include <ember/tensor/dispatch.hpp>
@@ -10,6 +15,20 @@ namespace ember::cuda {
 void register_cuda_kernels(KernelTable& t);
 
 // Number of usable GPUs; 0 when the driver or device is missing (any error counts as none).
+// (Defined in runtime/cuda_stream.cpp.)
 int device_count();
+
+void register_unary_kernels(KernelTable& t);   // unary.cu: all unary elementwise ops
+void register_binary_kernels(KernelTable& t);  // binary.cu: binary + where, masked_fill, addcmul, addcdiv
+void register_copy_kernels(KernelTable& t);    // copy.cu: copy (any device pair), fill, arange, linspace, eye
+void register_random_kernels(KernelTable& t);  // random.cu: uniform, normal, randint, dropout
+void register_reduce_kernels(KernelTable& t);  // reduce.cu: sum, mean, prod, amax, amin
+void register_softmax_kernels(KernelTable& t);  // softmax.cu: softmax, log_softmax and their backward
+void register_linalg_kernels(KernelTable& t);  // linalg.cpp: mm, bmm, linear (cuBLASLt)
+void register_optim_kernels(KernelTable& t);   // optim.cu: adam_step
+
+// TF32 tensor cores for float32 GEMMs (off by default: full float32 precision).
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 
 }  // namespace ember::cuda

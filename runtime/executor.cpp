@@ -1,0 +1,633 @@
+// Executor implementation: workers, stealing, the caller slot and parking.
+//
+// Note [parking protocol] (an eventcount: prepare-wait, re-check, commit-wait).
+// A thread that found no work while spinning registers a SleepNode under
+// park_mu (num_sleepers += 1, seq_cst) — prepare — then re-checks the
+// injection queue, every deque, the stop flag and its wait condition, and only
+// then blocks on its own condition variable — commit. A producer publishes work
+// (deque push / injection), issues a full store-load fence and reads
+// num_sleepers; so either the producer sees the sleeper and wakes one, or the
+// sleeper's re-check sees the work: no lost wake-up. A waker removes the node
+// from the list itself (so num_sleepers drops at once and a burst of pushes
+// wakes distinct sleepers). Condition completers (run done, group empty,
+// parallel_for helpers finished) make the condition true with a seq_cst
+// store/RMW and then read cond_waiters the same way. A sleeper woken for work
+// that leaves because its condition came true passes the wake-up on.
+#include <ember/runtime/executor.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <ember/runtime/chase_lev_deque.hpp>
+#include <ember/runtime/trace.hpp>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace ember::runtime {
+
+using detail::Job;
+
+namespace {
+
+std::atomic<uint64_t> g_next_executor_id{1};
+
+// Which executor this thread currently belongs to, and with which deque.
+// Compared by id, never by pointer, so a stale entry cannot be dereferenced.
+struct ThreadContext {
+  uint64_t executor_id = 0;
+  void* worker = nullptr;
+};
+thread_local ThreadContext tl_context;
+
+thread_local uint32_t tl_rng = 0x9e3779b9u;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+inline uint32_t xorshift32(uint32_t& s) noexcept {
+  s ^= s << 13;
+  s ^= s >> 17;
+  s ^= s << 5;
+  return s;
+}
+
+// Spin budget before parking: a few microseconds of steal attempts with
+// pauses, then a few yields (keeps a shared 2-core machine usable).
+constexpr int kSpinRoundsPause = 64;
+constexpr int kSpinRoundsYield = 8;
+constexpr int kPausesPerRound = 8;
+
+}  // namespace
+
+// Note [batched completions]: a thread that finishes a TaskGroup task does not
+// decrement the group's shared counter at once; it counts locally while it
+// keeps running tasks of the same group, and flushes (one RMW) before it runs
+// a job of anything else, before it checks a wait condition, and before it
+// spins or parks. So a group's counter reaches zero no later than its last
+// task's thread has moved on, and spawner and workers stop ping-ponging the
+// counter's cache line on every task.
+namespace detail {
+struct DeferredCompletions {
+  TaskGroup* group = nullptr;
+  int64_t count = 0;
+  void flush() noexcept {
+    if (!group) return;
+    TaskGroup* g = group;
+    const int64_t n = count;
+    group = nullptr;
+    count = 0;
+    g->finish(n);
+  }
+};
+}  // namespace detail
+
+namespace {
+thread_local detail::DeferredCompletions tl_deferred;
+}  // namespace
+
+void TaskGroup::finish_one_deferred() noexcept {
+  if (tl_deferred.group != this) {
+    tl_deferred.flush();
+    tl_deferred.group = this;
+  }
+  ++tl_deferred.count;
+}
+
+struct Executor::SleepNode {
+  std::condition_variable cv;
+  bool notified = false;         // guarded by park_mu
+  bool woken_for_work = false;   // guarded by park_mu
+  bool waits_on_condition = false;
+};
+
+struct Executor::Worker {
+  explicit Worker(int worker_id) : id(worker_id), rng(0x2545f491u * (worker_id + 1)) {}
+  const int id;  // 0 = the caller slot
+  detail::ChaseLevDeque<Job*> deque{1024};
+  uint32_t rng;
+  std::thread thread;
+};
+
+struct Executor::Impl {
+  uint64_t id = 0;
+  std::vector<std::unique_ptr<Worker>> workers;  // [0] = caller slot
+  std::atomic<bool> slot_busy{false};
+
+  std::mutex inject_mu;
+  std::deque<Job*> injected;
+  alignas(64) std::atomic<int64_t> inject_count{0};
+
+  std::mutex park_mu;
+  std::vector<SleepNode*> sleepers;
+  alignas(64) std::atomic<int> num_sleepers{0};
+  alignas(64) std::atomic<int> cond_waiters{0};
+
+  std::atomic<bool> stop{false};
+  bool joined = false;
+  std::unique_ptr<TraceRecorder> trace;
+};
+
+// ---- construction -------------------------------------------------------------
+
+Executor::Executor(int num_threads) : impl_(std::make_unique<Impl>()) {
+  EMBER_CHECK(num_threads >= 0, "Executor: num_threads must be >= 0 (0 = hardware threads), got ",
+              num_threads);
+  if (num_threads == 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  num_threads_ = num_threads;
+  Impl& s = *impl_;
+  s.id = g_next_executor_id.fetch_add(1, std::memory_order_relaxed);
+  std::vector<std::string> lanes;
+  for (int i = 0; i < num_threads; ++i) {
+    s.workers.push_back(std::make_unique<Worker>(i));
+    lanes.push_back(i == 0 ? std::string("caller") : "worker " + std::to_string(i));
+  }
+  lanes.push_back("external");
+  s.trace = std::make_unique<TraceRecorder>(std::move(lanes));
+  for (int i = 1; i < num_threads; ++i) {
+    Worker* w = s.workers[static_cast<size_t>(i)].get();
+    w->thread = std::thread([this, w] { worker_loop(w); });
+  }
+}
+
+Executor::~Executor() { shutdown(); }
+
+void Executor::shutdown() {
+  Impl& s = *impl_;
+  wait_until([&] { return active_runs_.load(std::memory_order_acquire) == 0; });
+  if (s.joined) return;
+  s.joined = true;
+  s.stop.store(true, std::memory_order_seq_cst);
+  {
+    std::lock_guard lock(s.park_mu);
+    for (SleepNode* n : s.sleepers) {
+      n->notified = true;
+      n->cv.notify_one();
+    }
+    s.sleepers.clear();
+    s.num_sleepers.store(0, std::memory_order_seq_cst);
+  }
+  for (auto& w : s.workers)
+    if (w->thread.joinable()) w->thread.join();
+}
+
+void Executor::end_run() noexcept {
+  if (active_runs_.fetch_sub(1, std::memory_order_seq_cst) == 1) notify_condition_waiters();
+}
+
+int Executor::this_worker_id() const noexcept {
+  Worker* w = current_worker();
+  return w ? w->id : -1;
+}
+
+Executor::Worker* Executor::current_worker() const noexcept {
+  return tl_context.executor_id == impl_->id ? static_cast<Worker*>(tl_context.worker) : nullptr;
+}
+
+// ---- the caller slot ------------------------------------------------------------
+
+namespace detail {
+
+Participation::Participation(Executor& ex) noexcept {
+  Executor::Impl& s = *ex.impl_;
+  if (tl_context.executor_id == s.id) return;  // already inside (worker or slot)
+  bool expected = false;
+  if (!s.slot_busy.compare_exchange_strong(expected, true, std::memory_order_acquire,
+                                           std::memory_order_relaxed))
+    return;  // another thread is the caller: participate by stealing only
+  ex_ = &ex;
+  held_ = true;
+  prev_id_ = tl_context.executor_id;
+  prev_worker_ = tl_context.worker;
+  tl_context = ThreadContext{s.id, s.workers[0].get()};
+}
+
+Participation::~Participation() {
+  if (!held_) return;
+  tl_context = ThreadContext{prev_id_, prev_worker_};
+  ex_->impl_->slot_busy.store(false, std::memory_order_release);
+}
+
+}  // namespace detail
+
+// ---- submitting work ------------------------------------------------------------
+
+void Executor::schedule(Job* job) {
+  if (Worker* w = current_worker()) {
+    w->deque.push(job);
+  } else {
+    std::lock_guard lock(impl_->inject_mu);
+    impl_->injected.push_back(job);
+    impl_->inject_count.fetch_add(1, std::memory_order_seq_cst);
+  }
+  notify_work();
+}
+
+void Executor::schedule_batch(Job* const* jobs, size_t n) {
+  if (n == 0) return;
+  if (Worker* w = current_worker()) {
+    for (size_t i = 0; i < n; ++i) w->deque.push(jobs[i]);
+  } else {
+    std::lock_guard lock(impl_->inject_mu);
+    impl_->injected.insert(impl_->injected.end(), jobs, jobs + n);
+    impl_->inject_count.fetch_add(static_cast<int64_t>(n), std::memory_order_seq_cst);
+  }
+  notify_work();
+  for (size_t i = 1; i < n && impl_->num_sleepers.load(std::memory_order_relaxed) > 0; ++i) wake_one();
+}
+
+void Executor::notify_work() noexcept {
+  detail::store_load_fence();
+  if (impl_->num_sleepers.load(std::memory_order_seq_cst) == 0) return;
+  wake_one();
+}
+
+void Executor::wake_one() noexcept {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.park_mu);
+  if (s.sleepers.empty()) return;
+  SleepNode* n = s.sleepers.back();
+  s.sleepers.pop_back();
+  s.num_sleepers.fetch_sub(1, std::memory_order_seq_cst);
+  n->notified = true;
+  n->woken_for_work = true;
+  n->cv.notify_one();  // under the lock: the node lives on the sleeper's stack
+}
+
+void Executor::notify_condition_waiters() noexcept {
+  Impl& s = *impl_;
+  if (s.cond_waiters.load(std::memory_order_seq_cst) == 0) return;
+  std::lock_guard lock(s.park_mu);
+  auto keep = s.sleepers.begin();
+  for (SleepNode* n : s.sleepers) {
+    if (n->waits_on_condition) {
+      n->notified = true;
+      n->cv.notify_one();
+      s.num_sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    } else {
+      *keep++ = n;
+    }
+  }
+  s.sleepers.erase(keep, s.sleepers.end());
+}
+
+// ---- finding and running work -----------------------------------------------------
+
+Job* Executor::find_work(Worker* me) {
+  if (me) {
+    if (Job* j = me->deque.pop()) return j;
+  }
+  return steal_work(me);
+}
+
+Job* Executor::steal_work(Worker* me) {
+  Impl& s = *impl_;
+  if (s.inject_count.load(std::memory_order_relaxed) > 0) {
+    std::lock_guard lock(s.inject_mu);
+    if (!s.injected.empty()) {
+      Job* j = s.injected.front();
+      s.injected.pop_front();
+      s.inject_count.fetch_sub(1, std::memory_order_relaxed);
+      return j;
+    }
+  }
+  const size_t n = s.workers.size();
+  if (n == 1 && me) return nullptr;
+  uint32_t& rng = me ? me->rng : tl_rng;
+  const size_t start = xorshift32(rng) % n;
+  for (size_t i = 0; i < n; ++i) {
+    Worker* victim = s.workers[(start + i) % n].get();
+    if (victim == me) continue;
+    if (Job* j = victim->deque.steal()) return j;
+  }
+  return nullptr;
+}
+
+Job* Executor::spin_for_work(Worker* me, const detail::FunctionRef<bool()>* pred) {
+  for (int round = 0; round < kSpinRoundsPause + kSpinRoundsYield; ++round) {
+    if (pred ? (*pred)() : impl_->stop.load(std::memory_order_relaxed)) return nullptr;
+    if (Job* j = steal_work(me)) return j;
+    if (round < kSpinRoundsPause) {
+      for (int k = 0; k < kPausesPerRound; ++k) cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  return nullptr;
+}
+
+bool Executor::has_visible_work() const noexcept {
+  if (impl_->inject_count.load(std::memory_order_seq_cst) > 0) return true;
+  for (auto& w : impl_->workers)
+    if (!w->deque.empty_seq_cst()) return true;
+  return false;
+}
+
+// Returns true when this thread was woken to take work (a token it must pass
+// on if it leaves without looking for work).
+bool Executor::park(Worker* /*me*/, const detail::FunctionRef<bool()>* pred) {
+  Impl& s = *impl_;
+  SleepNode node;
+  node.waits_on_condition = pred != nullptr;
+  {  // prepare-wait
+    std::lock_guard lock(s.park_mu);
+    s.sleepers.push_back(&node);
+    s.num_sleepers.fetch_add(1, std::memory_order_seq_cst);
+    if (pred) s.cond_waiters.fetch_add(1, std::memory_order_seq_cst);
+  }
+  // re-check
+  // Workers leave on stop; a waiter leaves when its condition holds (after a
+  // shutdown it is woken by completions and new work like anyone else).
+  const bool leave = (pred ? (*pred)() : s.stop.load(std::memory_order_seq_cst)) || has_visible_work();
+  std::unique_lock lock(s.park_mu);
+  if (!leave) {  // commit-wait
+    node.cv.wait(lock, [&] { return node.notified; });
+  }
+  if (!node.notified) {  // cancelled the wait ourselves
+    s.sleepers.erase(std::find(s.sleepers.begin(), s.sleepers.end(), &node));
+    s.num_sleepers.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  if (pred) s.cond_waiters.fetch_sub(1, std::memory_order_relaxed);
+  return node.woken_for_work;
+}
+
+void Executor::execute(Job* job, Worker* me) {
+  if (tl_deferred.group && tl_deferred.group != job->batch_key) tl_deferred.flush();
+  if (tracing_.load(std::memory_order_relaxed)) [[unlikely]] {
+    execute_traced(job, me);
+    return;
+  }
+  job->exec(job, *this);
+}
+
+void Executor::execute_traced(Job* job, Worker* me) {
+  std::string name = job->label ? job->label : "task";
+  const int64_t t0 = TraceRecorder::now_ns();
+  job->exec(job, *this);
+  const int64_t t1 = TraceRecorder::now_ns();
+  impl_->trace->record(me ? me->id : num_threads_, std::move(name), t0, t1);
+}
+
+void Executor::worker_loop(Worker* w) {
+  tl_context = ThreadContext{impl_->id, w};
+  tl_rng = w->rng;
+  for (;;) {
+    Job* j = find_work(w);
+    if (!j) {
+      tl_deferred.flush();
+      j = spin_for_work(w, nullptr);
+    }
+    if (j) {
+      execute(j, w);
+      continue;
+    }
+    if (impl_->stop.load(std::memory_order_acquire) && !has_visible_work()) break;
+    park(w, nullptr);
+  }
+}
+
+void Executor::wait_until_impl(detail::FunctionRef<bool()> pred) {
+  detail::Participation participation(*this);
+  Worker* me = current_worker();
+  for (;;) {
+    tl_deferred.flush();
+    if (pred()) return;
+    Job* j = find_work(me);
+    if (!j) j = spin_for_work(me, &pred);
+    if (j) {
+      execute(j, me);
+      continue;
+    }
+    if (pred()) return;
+    const bool woken_for_work = park(me, &pred);
+    if (woken_for_work && pred()) {
+      notify_work();  // do not swallow a wake-up meant for queued work
+      return;
+    }
+  }
+}
+
+// ---- tracing ----------------------------------------------------------------------
+
+void Executor::enable_trace(bool on) noexcept { tracing_.store(on, std::memory_order_relaxed); }
+void Executor::write_trace(const std::string& path) const { impl_->trace->write_json_file(path); }
+void Executor::clear_trace() { impl_->trace->clear(); }
+
+// ---- RunHandle ----------------------------------------------------------------------
+
+void RunHandle::wait() const {
+  EMBER_CHECK(state_ != nullptr, "RunHandle::wait: empty handle");
+  detail::RunState& s = *state_;
+  if (!s.done.load(std::memory_order_acquire)) {
+    EMBER_ASSERT(s.executor != nullptr);
+    s.executor->wait_until([&] { return s.done.load(std::memory_order_acquire); });
+  }
+  s.error.rethrow_if_any();
+}
+
+bool RunHandle::done() const noexcept { return state_ && state_->done.load(std::memory_order_acquire); }
+void RunHandle::cancel() const noexcept {
+  if (state_) state_->cancelled.store(true, std::memory_order_relaxed);
+}
+bool RunHandle::cancelled() const noexcept {
+  return state_ && state_->cancelled.load(std::memory_order_relaxed);
+}
+
+// ---- TaskGroup ------------------------------------------------------------------------
+
+TaskGroup::TaskGroup(Executor& ex) : ex_(ex), participation_(ex) {}
+TaskGroup::TaskGroup() : TaskGroup(default_executor()) {}
+
+TaskGroup::~TaskGroup() {
+  ex_.wait_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
+}
+
+void TaskGroup::wait() {
+  ex_.wait_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
+  cancelled_.store(false, std::memory_order_relaxed);
+  if (std::exception_ptr e = error_.take()) std::rethrow_exception(e);
+}
+
+// ---- job memory ------------------------------------------------------------------------
+//
+// Note [job pool]: spawned jobs are allocated from per-thread pools of 64/128/
+// 256-byte blocks carved from 64 KiB slabs. The allocating thread owns the
+// block: a free on the owner pushes onto its private list; a free on any other
+// thread pushes onto the owner's lock-free `remote` stack (one CAS), which the
+// owner takes whole (one exchange, so no ABA) when its private list runs dry.
+// Pools outlive their threads: an exiting thread leaves its pool to the next
+// new thread, so blocks still in flight always have a live owner.
+
+namespace {
+
+constexpr size_t kNumJobClasses = 3;
+constexpr size_t kJobClassBytes[kNumJobClasses] = {64, 128, 256};
+constexpr size_t kBigJob = kNumJobClasses;
+constexpr size_t kSlabBytes = 64 * 1024;
+
+struct FreeBlock {
+  FreeBlock* next;
+};
+struct JobPool {
+  FreeBlock* local[kNumJobClasses] = {};
+  alignas(64) std::atomic<FreeBlock*> remote[kNumJobClasses] = {};
+  std::vector<std::unique_ptr<std::byte[]>> slabs;
+};
+struct alignas(16) BlockHeader {
+  JobPool* owner;
+  size_t size_class;
+};
+
+std::mutex& orphan_pools_mu() {
+  static std::mutex mu;
+  return mu;
+}
+std::vector<JobPool*>& orphan_pools() {
+  static auto* pools = new std::vector<JobPool*>();  // never destroyed: see the note
+  return *pools;
+}
+
+struct ThreadJobPool {
+  JobPool* pool = nullptr;
+  ~ThreadJobPool() {
+    if (!pool) return;
+    std::lock_guard lock(orphan_pools_mu());
+    orphan_pools().push_back(pool);
+  }
+  JobPool& get() {
+    if (pool) return *pool;
+    std::lock_guard lock(orphan_pools_mu());
+    auto& orphans = orphan_pools();
+    if (orphans.empty()) {
+      pool = new JobPool();
+    } else {
+      pool = orphans.back();
+      orphans.pop_back();
+    }
+    return *pool;
+  }
+};
+thread_local ThreadJobPool tl_job_pool;
+
+FreeBlock* carve_slab(JobPool& pool, size_t size_class) {
+  const size_t block = kJobClassBytes[size_class];
+  pool.slabs.push_back(std::make_unique<std::byte[]>(kSlabBytes));
+  std::byte* base = pool.slabs.back().get();
+  FreeBlock* head = nullptr;
+  for (size_t i = kSlabBytes / block; i-- > 0;) {  // address order: a warm, linear start
+    auto* b = reinterpret_cast<FreeBlock*>(base + i * block);
+    b->next = head;
+    head = b;
+  }
+  return head;
+}
+
+}  // namespace
+
+namespace detail {
+
+void* allocate_job_memory(size_t bytes) {
+  const size_t total = bytes + sizeof(BlockHeader);
+  size_t size_class = 0;
+  while (size_class < kNumJobClasses && total > kJobClassBytes[size_class]) ++size_class;
+  if (size_class == kBigJob) {
+    auto* h = static_cast<BlockHeader*>(::operator new(total));
+    *h = BlockHeader{nullptr, kBigJob};
+    return h + 1;
+  }
+  JobPool& pool = tl_job_pool.get();
+  FreeBlock* b = pool.local[size_class];
+  if (!b) b = pool.remote[size_class].exchange(nullptr, std::memory_order_acquire);
+  if (!b) b = carve_slab(pool, size_class);
+  pool.local[size_class] = b->next;
+  auto* h = reinterpret_cast<BlockHeader*>(b);
+  *h = BlockHeader{&pool, size_class};
+  return h + 1;
+}
+
+void free_job_memory(void* p) noexcept {
+  BlockHeader* h = static_cast<BlockHeader*>(p) - 1;
+  JobPool* owner = h->owner;
+  const size_t size_class = h->size_class;
+  if (size_class == kBigJob) {
+    ::operator delete(h);
+    return;
+  }
+  auto* b = reinterpret_cast<FreeBlock*>(h);
+  if (owner == tl_job_pool.pool) {
+    b->next = owner->local[size_class];
+    owner->local[size_class] = b;
+    return;
+  }
+  FreeBlock* head = owner->remote[size_class].load(std::memory_order_relaxed);
+  do {
+    b->next = head;
+  } while (!owner->remote[size_class].compare_exchange_weak(head, b, std::memory_order_release,
+                                                             std::memory_order_relaxed));
+}
+
+}  // namespace detail
+
+// ---- the default executor ---------------------------------------------------------------
+
+namespace {
+
+std::mutex g_default_mu;
+std::atomic<Executor*> g_default{nullptr};
+int g_requested_threads = 0;  // 0: env or hardware
+std::vector<std::unique_ptr<Executor>>& executors_kept() {
+  static std::vector<std::unique_ptr<Executor>> kept;  // current + retired
+  return kept;
+}
+
+int resolve_thread_count(int requested) {
+  if (requested > 0) return requested;
+  if (const char* env = std::getenv("EMBER_NUM_THREADS"); env && *env) {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    EMBER_CHECK(end && *end == '\0' && n > 0 && n <= 4096,
+                "EMBER_NUM_THREADS must be a positive integer, got '", env, "'");
+    return static_cast<int>(n);
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
+Executor& default_executor() {
+  if (Executor* e = g_default.load(std::memory_order_acquire)) return *e;
+  std::lock_guard lock(g_default_mu);
+  if (Executor* e = g_default.load(std::memory_order_relaxed)) return *e;
+  auto& kept = executors_kept();
+  kept.push_back(std::make_unique<Executor>(resolve_thread_count(g_requested_threads)));
+  g_default.store(kept.back().get(), std::memory_order_release);
+  return *kept.back();
+}
+
+void set_num_threads(int n) {
+  EMBER_CHECK(n >= 0, "set_num_threads: n must be >= 0 (0 = hardware threads), got ", n);
+  std::lock_guard lock(g_default_mu);
+  g_requested_threads = n;
+  Executor* current = g_default.load(std::memory_order_relaxed);
+  if (!current || current->num_threads() == resolve_thread_count(n)) return;
+  EMBER_CHECK(current->this_worker_id() < 0,
+              "set_num_threads: cannot resize the default executor from inside one of its tasks");
+  auto& kept = executors_kept();
+  kept.push_back(std::make_unique<Executor>(resolve_thread_count(n)));
+  g_default.store(kept.back().get(), std::memory_order_release);
+  current->shutdown();  // kept alive: late references still work, inline
+}
+
+int num_threads() { return default_executor().num_threads(); }
+
+}  // namespace ember::runtime

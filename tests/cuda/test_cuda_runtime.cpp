@@ -1,0 +1,137 @@
+// The CUDA runtime layer: kernel registration (runs without a GPU), devices,
+// streams, events, the caching allocator on a real device, and CUDA errors
+// that name the failing call. GPU tests skip cleanly without a GPU.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+
+#include "gpu.hpp"
+#include "test_util.hpp"
+
+#if defined(EMBER_WITH_CUDA)
+#include <ember/kernels/cuda/register.hpp>
+#include <ember/runtime/cuda_allocator.hpp>
+#include <ember/runtime/cuda_stream.hpp>
+#endif
+
+namespace {
+
+using namespace ember;
+
+#if defined(EMBER_WITH_CUDA)
+
+const Device kGpu{DeviceType::CUDA, 0};
+
+// No GPU needed: registration fills the slots of every op with a CUDA kernel
+// and installs the caching allocator, without touching the device.
+TEST(CudaRegistration, FillsTheCudaTableAndInstallsTheAllocator) {
+  const KernelTable& t = kernel_table(DeviceType::CUDA);
+  for (Op op : {Op::neg, Op::gelu, Op::logical_not, Op::add, Op::pow, Op::logical_or, Op::gelu_backward, Op::where,
+                Op::masked_fill, Op::addcmul, Op::addcdiv, Op::copy, Op::fill, Op::arange, Op::linspace, Op::eye,
+                Op::uniform, Op::normal, Op::randint, Op::dropout, Op::sum, Op::mean, Op::prod, Op::amax, Op::amin,
+                Op::softmax, Op::log_softmax, Op::softmax_backward, Op::log_softmax_backward, Op::mm, Op::bmm,
+                Op::linear, Op::adam_step})
+    EXPECT_TRUE(t.has(op)) << op_info(op).name;
+  EXPECT_NO_THROW((void)get_allocator(kGpu));
+  EXPECT_FALSE(cuda::allow_tf32());
+}
+
+TEST(CudaRegistration, MissingKernelsAreReportedClearly) {
+  const KernelTable& t = kernel_table(DeviceType::CUDA);
+  if (t.has(Op::sort)) GTEST_SKIP() << "sort has a CUDA kernel now";
+  EXPECT_THROW((void)&EMBER_KERNEL(sort, kGpu), Error);
+}
+
+TEST(CudaRuntime, ErrorsNameTheCallAndTheOp) {
+  EMBER_SKIP_WITHOUT_GPU();
+  ember::testing::expect_error([] { cuda::DeviceGuard guard(cuda::device_count() + 5); },
+                        {"set_device", "cudaSetDevice", "invalid"});
+  ember::testing::expect_error([] { (void)empty({4}, TensorOptions(kFloat32, Device(DeviceType::CUDA, 100))); },
+                        {"cuda:100", "does not exist"});
+}
+
+TEST(CudaRuntime, CurrentStreamIsPerThreadAndRestoredByTheGuard) {
+  EMBER_SKIP_WITHOUT_GPU();
+  EXPECT_EQ(cuda::current_stream(0), cuda::default_stream(0));
+  cuda::Stream side = cuda::stream_from_pool(0);
+  EXPECT_NE(side.handle(), nullptr);
+  {
+    cuda::StreamGuard guard(side);
+    EXPECT_EQ(cuda::current_stream(0), side);
+    std::thread other([&] { EXPECT_EQ(cuda::current_stream(0), cuda::default_stream(0)); });
+    other.join();
+    // Work issued here runs on `side`.
+    Tensor x = ops::add(ones({1000}, TensorOptions(kFloat32, kGpu)), ones({1000}, TensorOptions(kFloat32, kGpu)));
+    side.synchronize();
+    EXPECT_TRUE(side.query());
+    EXPECT_EQ(ops::sum(x).item<double>(), 2000.0);
+  }
+  EXPECT_EQ(cuda::current_stream(0), cuda::default_stream(0));
+}
+
+TEST(CudaRuntime, EventsOrderStreamsAndTime) {
+  EMBER_SKIP_WITHOUT_GPU();
+  cuda::Stream producer = cuda::stream_from_pool(0), consumer = cuda::stream_from_pool(0);
+  Tensor x;
+  {
+    cuda::StreamGuard g(producer);
+    x = full({1 << 20}, Scalar(3.0), TensorOptions(kFloat32, kGpu));
+  }
+  cuda::Event ready(true);
+  ready.record(producer);
+  ready.block(consumer);
+  cuda::record_stream(x.storage()->data, consumer);  // x is used on consumer, owned by producer
+  Tensor s;
+  {
+    cuda::StreamGuard g(consumer);
+    s = ops::sum(x);
+  }
+  cuda::Event done(true);
+  done.record(consumer);
+  done.synchronize();
+  EXPECT_TRUE(done.query());
+  EXPECT_GE(ready.elapsed_ms(done), 0.0f);
+  EXPECT_EQ(s.item<double>(), 3.0 * (1 << 20));
+  cuda::Event never;
+  EXPECT_TRUE(never.query());  // not recorded: nothing to wait for
+}
+
+TEST(CudaAllocator, CachesReusesAndReportsStats) {
+  EMBER_SKIP_WITHOUT_GPU();
+  cuda::synchronize();
+  cuda::empty_cache();
+  const AllocatorStats before = cuda::memory_stats(0);
+  void* first = nullptr;
+  {
+    Tensor a = empty({1000}, TensorOptions(kFloat32, kGpu));  // 4000 bytes -> 4096
+    first = a.data_ptr();
+    AllocatorStats s = cuda::memory_stats(0);
+    EXPECT_EQ(s.allocated_bytes, before.allocated_bytes + 4096);
+    EXPECT_GE(s.reserved_bytes, before.reserved_bytes);
+  }
+  const size_t mallocs = cuda::memory_stats(0).num_device_mallocs;
+  Tensor b = empty({1000}, TensorOptions(kFloat32, kGpu));
+  EXPECT_EQ(b.data_ptr(), first) << "a freed block is reused on the same stream";
+  EXPECT_EQ(cuda::memory_stats(0).num_device_mallocs, mallocs);
+  EXPECT_GE(cuda::memory_stats(0).peak_allocated_bytes, before.allocated_bytes + 4096);
+  b = Tensor();
+  cuda::empty_cache();
+  EXPECT_EQ(cuda::memory_stats(0).allocated_bytes, before.allocated_bytes);
+}
+
+TEST(CudaAllocator, OutOfMemoryNamesTheRequestAndStats) {
+  EMBER_SKIP_WITHOUT_GPU();
+  ember::testing::expect_error([] { (void)empty({int64_t{1} << 50}, TensorOptions(kUInt8, kGpu)); },
+                        {"out of memory on cuda:0", "1125899906842624 bytes requested", "reserved", "device mallocs"});
+  // Still usable afterwards.
+  EXPECT_EQ(ops::sum(ones({10}, TensorOptions(kFloat32, kGpu))).item<double>(), 10.0);
+}
+
+#else
+
+TEST(CudaRuntime, NotBuilt) { GTEST_SKIP() << "ember was built without CUDA"; }
+
+#endif
+
+}  // namespace

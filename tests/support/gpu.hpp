@@ -1,0 +1,41 @@
+// GPU availability for tests: EMBER_SKIP_WITHOUT_GPU() at the top of a test
+// that needs a CUDA device skips it, with the reason, when this build of ember
+// has no CUDA backend or the machine has no usable GPU. The same test runs in
+// full wherever a GPU is present.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#if defined(EMBER_WITH_CUDA)
+#include <ember/kernels/cuda/register.hpp>
+#endif
+
+namespace ember::testing {
+
+// True when ember was built with CUDA and at least one GPU answers.
+inline bool gpu_available() {
+#if defined(EMBER_WITH_CUDA)
+  static const bool available = ember::cuda::device_count() > 0;
+  return available;
+#else
+  return false;
+#endif
+}
+
+// Why GPU tests are skipped here (empty when a GPU is available).
+inline const char* gpu_unavailable_reason() {
+#if defined(EMBER_WITH_CUDA)
+  return gpu_available() ? "" : "the CUDA driver reports no usable device";
+#else
+  return "ember was built without CUDA (EMBER_CUDA=OFF or no nvcc)";
+#endif
+}
+
+}  // namespace ember::testing
+
+// Skips the current test (GTEST_SKIP) when no CUDA GPU can be used.
+#define EMBER_SKIP_WITHOUT_GPU()                                                              \
+  do {                                                                                        \
+    if (!::ember::testing::gpu_available())                                                   \
+      GTEST_SKIP() << "no CUDA GPU present: " << ::ember::testing::gpu_unavailable_reason(); \
+  } while (0)

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# GPU verification in one command, for a machine with an NVIDIA GPU:
+#   1. builds the CUDA release preset for one architecture (default sm_90),
+#   2. runs the whole test suite (GPU tests run instead of skipping),
+#   3. runs the tests carrying the GPU labels (default: cuda) under
+#      compute-sanitizer (default tool: memcheck), one process per test binary,
+#   4. runs every benchmark binary,
+# and writes a Markdown report with the machine, each step's result and the
+# logs' key lines; full logs sit beside it.
+#
+# Usage: tools/gpu_verify.sh [report-dir]       (default: build/gpu-verify)
+#
+# Environment:
+#   EMBER_DEPS_PREFIX   a folder into which the dependency .deb files were
+#                       unpacked with `dpkg -x` (GoogleTest, Google Benchmark,
+#                       stb, nlohmann-json, ...): used as CMAKE_PREFIX_PATH and
+#                       include path, for machines where nothing can be installed.
+#                       Without it, missing Debian packages are installed if possible.
+#   CUDA_ARCH           CMAKE_CUDA_ARCHITECTURES (default 90)
+#   EMBER_GPU_LABELS    ctest labels of the tests to sanitize (default "cuda";
+#                       a space-separated list)
+#   EMBER_SANITIZER_TOOLS  compute-sanitizer tools (default "memcheck";
+#                       e.g. "memcheck racecheck synccheck initcheck")
+#   EMBER_BENCH_ARGS    extra arguments for every benchmark binary
+#   EMBER_BENCH_TIMEOUT seconds allowed per benchmark binary (default 600)
+#   EMBER_JOBS          build jobs (default: all cores)
+#   EMBER_BUILD_DIR     build folder (default build/gpu-release)
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+source tools/setup.sh
+
+REPORT_DIR=$(mkdir -p "${1:-build/gpu-verify}" && cd "${1:-build/gpu-verify}" && pwd)
+REPORT=$REPORT_DIR/report.md
+BUILD=${EMBER_BUILD_DIR:-$ROOT/build/gpu-release}
+ARCH=${CUDA_ARCH:-90}
+LABELS=${EMBER_GPU_LABELS:-cuda}
+TOOLS=${EMBER_SANITIZER_TOOLS:-memcheck}
+JOBS=$(ember_jobs)
+STATUS=0
+
+log() { echo "gpu_verify: $*"; }
+report() { printf '%s\n' "$*" >>"$REPORT"; }
+# report_block FILE N: the last N lines of FILE as a code block in the report.
+report_block() {
+  report '```'
+  tail -n "$2" "$1" >>"$REPORT"
+  report '```'
+}
+step_result() {  # step_result NAME RC
+  if [ "$2" -eq 0 ]; then report "**$1: passed**"; else report "**$1: FAILED (exit $2)**"; STATUS=1; fi
+  report ""
+}
+
+# ---- environment -----------------------------------------------------------
+ember_cuda_path
+CMAKE_ARGS=(-DEMBER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DEMBER_BUILD_BENCHMARKS=ON -DEMBER_BUILD_TESTS=ON)
+if [ -n "${EMBER_DEPS_PREFIX:-}" ]; then
+  DEPS=$(cd "$EMBER_DEPS_PREFIX" && pwd)
+  multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+  # Config packages are found under <prefix>/usr/{lib/<multiarch>,share}/cmake;
+  # header-only ones (stb) through the include path.
+  CMAKE_ARGS+=(-DCMAKE_PREFIX_PATH="$DEPS/usr;$DEPS/usr/local"
+               -DCMAKE_CXX_FLAGS="-isystem $DEPS/usr/include -isystem $DEPS/usr/include/stb"
+               -DCMAKE_CUDA_FLAGS="-isystem $DEPS/usr/include")
+  export PATH="$PATH:$DEPS/usr/bin"
+  export LD_LIBRARY_PATH="$DEPS/usr/lib/$multiarch:$DEPS/usr/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  log "dependencies from $DEPS"
+else
+  ember_install_deps || log "could not install every dependency; configuring anyway"
+fi
+SANITIZER=$(command -v compute-sanitizer ||
+            ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+
+{
+  echo "# ember GPU verification"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
+  echo "- host: $(uname -n), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | paste -sd';' || echo 'nvidia-smi not available')"
+  echo "- nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo 'not found')"
+  echo "- CUDA architectures: $ARCH; build folder: $BUILD"
+  echo "- compute-sanitizer: ${SANITIZER:-not found}"
+  echo "- dependencies: ${EMBER_DEPS_PREFIX:-Debian packages}"
+  echo
+} >"$REPORT"
+
+# ---- 1. build --------------------------------------------------------------
+log "configuring and building ($BUILD)"
+report "## Build (release preset, CUDA on, sm_$ARCH)"
+{
+  cmake --preset release -B "$BUILD" "${CMAKE_ARGS[@]}" &&
+    cmake --build "$BUILD" -j "$JOBS"
+} >"$REPORT_DIR/build.log" 2>&1
+rc=$?
+grep -E 'ember: CUDA backend|Found GTest|Found benchmark' "$REPORT_DIR/build.log" | sed 's/^/    /' >>"$REPORT"
+[ $rc -eq 0 ] || report_block "$REPORT_DIR/build.log" 40
+step_result build $rc
+if [ $rc -ne 0 ]; then
+  log "build failed: see $REPORT_DIR/build.log"
+  tail -40 "$REPORT_DIR/build.log"
+  echo "report: $REPORT"
+  exit 1
+fi
+
+# ---- 2. the whole test suite -----------------------------------------------
+log "running the whole test suite"
+report "## Test suite (ctest, every label)"
+ctest --test-dir "$BUILD" --output-on-failure -j "${EMBER_TEST_JOBS:-$JOBS}" >"$REPORT_DIR/ctest.log" 2>&1
+rc=$?
+skipped=$(grep -c 'Skipped' "$REPORT_DIR/ctest.log" || true)
+report "tests reported as skipped: $skipped"
+report_block "$REPORT_DIR/ctest.log" 25
+step_result "test suite" $rc
+
+# ---- 3. compute-sanitizer over the GPU-labelled tests ----------------------
+report "## compute-sanitizer (labels: $LABELS; tools: $TOOLS)"
+if [ -z "$SANITIZER" ]; then
+  report "compute-sanitizer not found: step not run."
+  report ""
+  STATUS=1
+else
+  label_args=()
+  for l in $LABELS; do label_args+=(-L "$l"); done
+  # One command per test binary: the binary and a --gtest_filter joining its tests.
+  ctest --test-dir "$BUILD" "${label_args[@]}" --show-only=json-v1 >"$REPORT_DIR/gpu-tests.json" 2>/dev/null
+  python3 - "$REPORT_DIR/gpu-tests.json" >"$REPORT_DIR/gpu-tests.txt" <<'EOF'
+import json, sys
+tests = json.load(open(sys.argv[1])).get("tests", [])
+by_exe = {}
+for t in tests:
+    cmd = t.get("command") or []
+    if not cmd:
+        continue
+    filt = next((a.split("=", 1)[1] for a in cmd[1:] if a.startswith("--gtest_filter=")), None)
+    by_exe.setdefault(cmd[0], []).append(filt)
+for exe, filters in by_exe.items():
+    names = [f for f in filters if f]
+    print(exe + "\t" + ("--gtest_filter=" + ":".join(names) if len(names) == len(filters) else ""))
+EOF
+  if [ ! -s "$REPORT_DIR/gpu-tests.txt" ]; then
+    report "no tests carry the labels '$LABELS': nothing to sanitize."
+    report ""
+  fi
+  while IFS=$'\t' read -r exe filter; do
+    [ -n "$exe" ] || continue
+    for tool in $TOOLS; do
+      name=$(basename "$exe")-$tool
+      log "compute-sanitizer --tool $tool $(basename "$exe")"
+      "$SANITIZER" --tool "$tool" --error-exitcode 1 "$exe" ${filter:+"$filter"} >"$REPORT_DIR/$name.log" 2>&1 </dev/null
+      rc=$?
+      report "### $(basename "$exe") under $tool"
+      report_block "$REPORT_DIR/$name.log" 8
+      step_result "$tool $(basename "$exe")" $rc
+    done
+  done <"$REPORT_DIR/gpu-tests.txt"
+fi
+
+# ---- 4. benchmarks ---------------------------------------------------------
+report "## Benchmarks"
+benches=$(find "$BUILD/benchmarks" -maxdepth 1 -type f -name 'bench_*' -perm -u+x 2>/dev/null | sort)
+[ -n "$benches" ] || report "no benchmark binaries were built."
+for bench in $benches; do
+  name=$(basename "$bench")
+  log "benchmark $name"
+  # shellcheck disable=SC2086 # EMBER_BENCH_ARGS is a list of arguments
+  timeout "${EMBER_BENCH_TIMEOUT:-600}" "$bench" ${EMBER_BENCH_ARGS:-} \
+    --benchmark_out="$REPORT_DIR/$name.json" --benchmark_out_format=json >"$REPORT_DIR/$name.log" 2>&1 </dev/null
+  rc=$?
+  report "### $name"
+  report_block "$REPORT_DIR/$name.log" 60
+  step_result "$name" $rc
+done
+
+report "## Result: $([ $STATUS -eq 0 ] && echo 'all steps passed' || echo 'SOME STEPS FAILED')"
+log "report: $REPORT"
+tail -n 30 "$REPORT_DIR/ctest.log"
+exit $STATUS
