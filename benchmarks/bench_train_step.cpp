@@ -8,6 +8,12 @@
 
 namespace {
 
+ember::optim::AdamOptions adam_lr(double lr) {
+  ember::optim::AdamOptions o;
+  o.lr = lr;
+  return o;
+}
+
 std::shared_ptr<ember::nn::Module> mlp() {
   using namespace ember::nn;
   return std::make_shared<Sequential>(std::make_shared<Flatten>(), std::make_shared<Linear>(784, 512), std::make_shared<ReLU>(),
@@ -26,7 +32,7 @@ void run_steps(benchmark::State& state, std::shared_ptr<ember::nn::Module> model
   ember::manual_seed(0);
   ember::Tensor x = ember::randn({128, 1, 28, 28});
   ember::Tensor y = ember::randint(0, 10, {128});
-  ember::optim::Adam opt(model->parameters(), ember::optim::AdamOptions{.lr = 1e-3});
+  ember::optim::Adam opt(model->parameters(), adam_lr(1e-3));
   for (auto _ : state) {
     ember::Tensor loss = ember::nn::cross_entropy(model->forward(x), y);
     opt.zero_grad();

@@ -49,7 +49,9 @@ EvalResult evaluate(ember::nn::Module& model, const ember::data::ImageSplit& spl
     int64_t len = std::min(bs, n - i);
     ember::Tensor x = split.images.narrow(0, i, len), y = split.labels.narrow(0, i, len);
     ember::Tensor logits = model.forward(x);
-    loss_sum += ember::nn::cross_entropy(logits, y, {.reduction = ember::Reduction::Sum}).item<double>();
+    ember::nn::CrossEntropyOptions sum_reduction;
+    sum_reduction.reduction = ember::Reduction::Sum;
+    loss_sum += ember::nn::cross_entropy(logits, y, sum_reduction).item<double>();
     correct += ember::sum(ember::eq(ember::argmax(logits, 1), y)).item<int64_t>();
   }
   return {loss_sum / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};

@@ -56,7 +56,7 @@ TEST(Idx, BigEndianInt32AndFloat) {
 
 TEST(Idx, ErrorsNameFileAndProblem) {
   expect_error([] { data::parse_idx({1, 0, 8, 1}, "a.idx"); }, {"a.idx", "bad magic"});
-  expect_error([] { data::parse_idx(idx_bytes(0x08, {10}, {1, 2, 3}), "b.idx"); }, {"b.idx", "truncated", "needs 14", "has 7"});
+  expect_error([] { data::parse_idx(idx_bytes(0x08, {10}, {1, 2, 3}), "b.idx"); }, {"b.idx", "truncated", "needs 18", "has 11"});
   expect_error([] { data::parse_idx(idx_bytes(0x08, {2}, {1, 2, 3}), "c.idx"); }, {"c.idx", "trailing"});
   expect_error([] { data::parse_idx(idx_bytes(0x42, {2}, {1, 2}), "d.idx"); }, {"d.idx", "type code"});
   expect_error([] { data::parse_idx({0, 0, 8}, "e.idx"); }, {"e.idx", "truncated"});

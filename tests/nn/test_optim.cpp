@@ -9,6 +9,18 @@ using ember::testing::expect_error;
 using ember::testing::from_values;
 
 namespace {
+optim::SGDOptions sgd_opts(double lr, double momentum = 0.0) {
+  optim::SGDOptions o;
+  o.lr = lr;
+  o.momentum = momentum;
+  return o;
+}
+optim::AdamOptions adam_opts(double lr, double weight_decay = 0.0) {
+  optim::AdamOptions o;
+  o.lr = lr;
+  o.weight_decay = weight_decay;
+  return o;
+}
 // Sets p.grad to g.
 void set_grad(Tensor& p, const std::vector<double>& g) { p.set_grad(from_values(g, {static_cast<int64_t>(g.size())})); }
 }  // namespace
@@ -69,7 +81,7 @@ TEST(Adam, ParamGroupsAndStateDictResume) {
   g1.params = {a};
   g2.params = {b};
   g2.options["lr"] = 0.5;
-  optim::Adam opt({g1, g2}, optim::AdamOptions{.lr = 0.1});
+  optim::Adam opt({g1, g2}, adam_opts(0.1));
   EXPECT_DOUBLE_EQ(opt.param_groups()[0].lr(), 0.1);
   EXPECT_DOUBLE_EQ(opt.param_groups()[1].lr(), 0.5);
   set_grad(a, {1.0, 1.0});
@@ -99,7 +111,7 @@ TEST(Adam, ParamGroupsAndStateDictResume) {
 
 TEST(AdamW, DecoupledWeightDecayShrinksWithZeroGrad) {
   Tensor p = from_values({2.0}, {1}).requires_grad_();
-  optim::AdamW opt({p}, optim::AdamOptions{.lr = 0.1, .weight_decay = 0.5});
+  optim::AdamW opt({p}, adam_opts(0.1, 0.5));
   set_grad(p, {0.0});
   opt.step();
   EXPECT_NEAR(p.item<double>(), 2.0 * (1 - 0.1 * 0.5), 1e-9);
@@ -107,7 +119,7 @@ TEST(AdamW, DecoupledWeightDecayShrinksWithZeroGrad) {
 
 TEST(Schedules, StepCosineWarmupOneCycle) {
   Tensor p = zeros({1}).requires_grad_();
-  optim::SGD opt({p}, optim::SGDOptions{.lr = 1.0, .momentum = 0.9});
+  optim::SGD opt({p}, sgd_opts(1.0, 0.9));
   optim::StepLR step(opt, 2, 0.5);
   std::vector<double> got;
   for (int i = 0; i < 5; ++i) {
@@ -116,14 +128,14 @@ TEST(Schedules, StepCosineWarmupOneCycle) {
   }
   EXPECT_EQ(got, (std::vector<double>{1.0, 0.5, 0.5, 0.25, 0.25}));
 
-  optim::SGD opt2({p}, optim::SGDOptions{.lr = 1.0});
+  optim::SGD opt2({p}, sgd_opts(1.0));
   optim::CosineAnnealingLR cos(opt2, 10, 0.1);
   for (int i = 0; i < 5; ++i) cos.step();
   EXPECT_NEAR(opt2.param_groups()[0].lr(), 0.55, 1e-12);  // halfway
   for (int i = 0; i < 10; ++i) cos.step();
   EXPECT_NEAR(opt2.param_groups()[0].lr(), 0.1, 1e-12);
 
-  optim::SGD opt3({p}, optim::SGDOptions{.lr = 2.0});
+  optim::SGD opt3({p}, sgd_opts(2.0));
   optim::WarmupCosineLR wc(opt3, 4, 12);
   EXPECT_EQ(opt3.param_groups()[0].lr(), 0.0);
   wc.step();
@@ -133,7 +145,7 @@ TEST(Schedules, StepCosineWarmupOneCycle) {
   wc.step();
   EXPECT_NEAR(opt3.param_groups()[0].lr(), 2.0, 1e-12);
 
-  optim::SGD opt4({p}, optim::SGDOptions{.lr = 0.0, .momentum = 0.9});
+  optim::SGD opt4({p}, sgd_opts(0.0, 0.9));
   optim::OneCycleLR oc(opt4, 1.0, 100, 0.25);
   EXPECT_NEAR(opt4.param_groups()[0].lr(), 1.0 / 25, 1e-12);
   EXPECT_NEAR(opt4.param_groups()[0].options["momentum"], 0.95, 1e-12);
@@ -146,7 +158,7 @@ TEST(Schedules, StepCosineWarmupOneCycle) {
   EXPECT_NEAR(opt4.param_groups()[0].lr(), 1.0 / 25 / 1e4, 1e-9);
   EXPECT_NEAR(opt4.param_groups()[0].options["momentum"], 0.95, 1e-9);
 
-  optim::SGD opt5({p}, optim::SGDOptions{.lr = 1.0});
+  optim::SGD opt5({p}, sgd_opts(1.0));
   optim::LambdaLR lam(opt5, [](int64_t t) { return 1.0 / static_cast<double>(t + 1); });
   lam.step();
   lam.step();

@@ -8,6 +8,12 @@ using ember::testing::all_close;
 
 namespace {
 
+ember::optim::AdamOptions adam_lr(double lr) {
+  ember::optim::AdamOptions o;
+  o.lr = lr;
+  return o;
+}
+
 std::shared_ptr<nn::Module> small_mlp() {
   return std::make_shared<nn::Sequential>(std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(784, 32),
                                           std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(32, 10));
@@ -32,7 +38,7 @@ nn::TensorMap with_prefix(const nn::TensorMap& all, const std::string& prefix) {
 void check_one_step(const std::string& name, std::shared_ptr<nn::Module> model) {
   nn::TensorMap file = nn::load_safetensors(EMBER_TEST_DATA_DIR "/nn_parity.safetensors");
   model->load_state_dict(with_prefix(file, name + ".init."));
-  optim::Adam opt(model->parameters(), optim::AdamOptions{.lr = 1e-3});
+  optim::Adam opt(model->parameters(), adam_lr(1e-3));
   model->train();
   Tensor loss = nn::cross_entropy(model->forward(file.at("x")), file.at("y"));
   opt.zero_grad();
@@ -45,9 +51,9 @@ void check_one_step(const std::string& name, std::shared_ptr<nn::Module> model) 
   for (const auto& [k, v] : state) {
     // A conv bias followed by training-mode BatchNorm has an exactly zero true gradient;
     // both frameworks see only rounding noise there, which Adam's first step turns into
-    // a move of up to lr in either direction. Those entries are checked to stay within lr.
+    // a move of up to lr in either direction, so the two results may differ by up to 2 lr.
     bool bias_before_bn = name == "cnn" && (k == "0.bias" || k == "4.bias");
-    double atol = bias_before_bn ? 1.01e-3 : 1e-6;
+    double atol = bias_before_bn ? 2.01e-3 : 1e-6;
     EXPECT_TRUE(all_close(v, expect.at(k), atol, 1e-5)) << name << " " << k;
   }
 }
