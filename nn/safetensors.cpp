@@ -1,14 +1,21 @@
 // safetensors reader and writer (header JSON through nlohmann::json).
+//
+// Reading is one path: load_safetensors reads the file, parse_safetensors builds
+// tensors from bytes after validating them with parse_safetensors_header, which
+// touches no file and no tensor. tests/fuzz/fuzz_safetensors.cpp fuzzes
+// parse_safetensors, so the whole path but the file read is fuzzed.
 #include <ember/nn/safetensors.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
 
 #include <ember/tensor/factory.hpp>
 #include <ember/tensor/ops.hpp>
@@ -97,85 +104,179 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const M
   }
 }
 
-TensorMap parse_safetensors(const std::string& bytes, const std::string& name, Metadata* metadata) {
-  EMBER_CHECK(bytes.size() >= 8, "load_safetensors: '", name, "' is too short (", bytes.size(), " bytes) to hold a header length");
-  uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[static_cast<size_t>(i)])) << (8 * i);
-  EMBER_CHECK(n <= kMaxHeader, "load_safetensors: '", name, "' declares a header of ", n, " bytes (more than the 100 MiB limit)");
-  EMBER_CHECK(n <= bytes.size() - 8, "load_safetensors: '", name, "' declares a header of ", n, " bytes but the file has only ",
-              bytes.size() - 8, " bytes after the length");
-  nlohmann::json header;
+// --- reading -----------------------------------------------------------------
+namespace {
+
+constexpr uint64_t kMaxElements = uint64_t{1} << 50;  // bounds shapes so no size or stride overflows int64
+constexpr int kMaxJsonDepth = 8;  // the format needs 3: header object, tensor object, shape array
+
+// A short JSON excerpt for error messages (a corrupt value can be megabytes long).
+std::string excerpt(const nlohmann::json& j) {
+  std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return s.size() <= 60 ? s : s.substr(0, 57) + "...";
+}
+
+// Parses the header JSON. Rejects duplicate keys (each name must mean one tensor;
+// nlohmann would silently keep the last) and nesting deeper than the format needs,
+// so nothing later recurses deeply over a hostile value.
+nlohmann::json parse_header_json(std::string_view text, const std::string& file) {
+  using Event = nlohmann::json::parse_event_t;
+  std::vector<std::set<std::string>> keys_of_open_objects;
+  auto check = [&](int depth, Event event, nlohmann::json& parsed) {
+    EMBER_CHECK(depth <= kMaxJsonDepth, file, ": the JSON header nests deeper than ", kMaxJsonDepth, " levels");
+    if (event == Event::object_start) {
+      keys_of_open_objects.emplace_back();
+    } else if (event == Event::object_end) {
+      keys_of_open_objects.pop_back();
+    } else if (event == Event::key) {
+      EMBER_CHECK(keys_of_open_objects.back().insert(parsed.get<std::string>()).second, file,
+                  ": the JSON header has the key ", excerpt(parsed), " twice in one object");
+    }
+    return true;
+  };
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+    return nlohmann::json::parse(text.begin(), text.end(), check);
   } catch (const nlohmann::json::exception& e) {
-    EMBER_FAIL("load_safetensors: '", name, "' has an invalid JSON header: ", e.what());
+    EMBER_FAIL(file, " has an invalid JSON header: ", e.what());
   }
-  EMBER_CHECK(header.is_object(), "load_safetensors: '", name, "': the header must be a JSON object");
-  const uint64_t data_size = bytes.size() - 8 - n;
-  const char* data = bytes.data() + 8 + n;
-  TensorMap out;
+}
+
+Dims parse_shape(const nlohmann::json& shape_json, const std::string& where, uint64_t& numel) {
+  EMBER_CHECK(shape_json.is_array(), where, ": shape must be an array, got ", excerpt(shape_json));
+  Dims shape;
+  uint64_t nonzero_product = 1;  // bounded even when a 0 makes numel 0: strides multiply the other dims
+  bool has_zero = false;
+  for (const auto& d : shape_json) {
+    EMBER_CHECK(d.is_number_unsigned(), where, ": shape entries must be non-negative integers, got ", excerpt(shape_json));
+    uint64_t v = d.get<uint64_t>();
+    if (v == 0) {
+      has_zero = true;
+    } else {
+      EMBER_CHECK(nonzero_product <= kMaxElements / v, where, ": shape ", excerpt(shape_json), " is too large");
+      nonzero_product *= v;
+    }
+    shape.push_back(static_cast<int64_t>(v));
+  }
+  numel = has_zero ? 0 : nonzero_product;
+  return shape;
+}
+
+SafetensorsEntry parse_entry(const std::string& key, const nlohmann::json& entry, std::string_view data,
+                             const std::string& file) {
+  const std::string where = file + ", tensor '" + (key.size() <= 60 ? key : key.substr(0, 57) + "...") + "'";
+  EMBER_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") && entry.contains("data_offsets"),
+              where, ": expected an object with dtype, shape and data_offsets");
+  SafetensorsEntry e;
+  e.name = key;
+  const auto& dtype_json = entry.at("dtype");
+  EMBER_CHECK(dtype_json.is_string() && parse_dtype(dtype_json.get<std::string>(), e.dtype), where,
+              ": unsupported dtype ", excerpt(dtype_json));
+  uint64_t numel = 0;
+  e.shape = parse_shape(entry.at("shape"), where, numel);
+  const auto& offs = entry.at("data_offsets");
+  EMBER_CHECK(offs.is_array() && offs.size() == 2 && offs[0].is_number_unsigned() && offs[1].is_number_unsigned(), where,
+              ": data_offsets must be two non-negative integers, got ", excerpt(offs));
+  e.begin = offs[0].get<uint64_t>();
+  e.end = offs[1].get<uint64_t>();
+  EMBER_CHECK(e.begin <= e.end && e.end <= data.size(), where, ": data_offsets [", e.begin, ", ", e.end,
+              "] fall outside the data section of ", data.size(), " bytes");
+  const uint64_t nbytes = numel * e.dtype.itemsize();
+  EMBER_CHECK(e.end - e.begin == nbytes, where, ": shape ", e.shape, " ", e.dtype, " needs ", nbytes,
+              " bytes but data_offsets span ", e.end - e.begin);
+  if (e.dtype == kBool)
+    for (uint64_t i = e.begin; i < e.end; ++i)
+      EMBER_CHECK(static_cast<uint8_t>(data[i]) <= 1, where, ": bool byte at data offset ", i, " is not 0 or 1");
+  return e;
+}
+
+// Every byte of the data section belongs to exactly one tensor: no overlap, no hole, nothing after.
+void check_coverage(const std::vector<SafetensorsEntry>& entries, uint64_t data_size, const std::string& file) {
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (const auto& [key, entry] : header.items()) {
-    if (key == "__metadata__") {
-      EMBER_CHECK(entry.is_object(), "load_safetensors: '", name, "': __metadata__ must be an object of strings");
-      for (const auto& [mk, mv] : entry.items()) {
-        EMBER_CHECK(mv.is_string(), "load_safetensors: '", name, "': __metadata__ value for '", mk, "' is not a string");
-        if (metadata) (*metadata)[mk] = mv.get<std::string>();
-      }
-      continue;
-    }
-    const std::string where = "load_safetensors: '" + name + "', tensor '" + key + "'";
-    EMBER_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") && entry.contains("data_offsets"),
-                where, ": expected an object with dtype, shape and data_offsets");
-    DType dt;
-    EMBER_CHECK(entry["dtype"].is_string() && parse_dtype(entry["dtype"].get<std::string>(), dt), where,
-                ": unsupported dtype ", entry["dtype"].dump());
-    const auto& shape_json = entry["shape"];
-    EMBER_CHECK(shape_json.is_array(), where, ": shape must be an array");
-    Dims shape;
-    uint64_t numel = 1;
-    for (const auto& d : shape_json) {
-      EMBER_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<int64_t>() >= 0), where,
-                  ": shape entries must be non-negative integers, got ", shape_json.dump());
-      uint64_t v = d.get<uint64_t>();
-      EMBER_CHECK(v == 0 || numel <= (uint64_t{1} << 50) / v, where, ": shape ", shape_json.dump(), " is too large");
-      numel *= v;
-      shape.push_back(static_cast<int64_t>(v));
-    }
-    const auto& offs = entry["data_offsets"];
-    EMBER_CHECK(offs.is_array() && offs.size() == 2 && offs[0].is_number_unsigned() && offs[1].is_number_unsigned(), where,
-                ": data_offsets must be two non-negative integers");
-    uint64_t begin = offs[0].get<uint64_t>(), end = offs[1].get<uint64_t>();
-    EMBER_CHECK(begin <= end && end <= data_size, where, ": data_offsets [", begin, ", ", end,
-                "] fall outside the data section of ", data_size, " bytes");
-    EMBER_CHECK(end - begin == numel * dt.itemsize(), where, ": shape ", shape, " ", dt, " needs ", numel * dt.itemsize(),
-                " bytes but data_offsets span ", end - begin);
-    ranges.emplace_back(begin, end);
-    Tensor t = empty(shape, dt);
-    if (end > begin) std::memcpy(t.data_ptr(), data + begin, end - begin);
-    if (dt == kBool)
-      for (uint64_t i = 0; i < numel; ++i)
-        EMBER_CHECK(static_cast<const uint8_t*>(t.data_ptr())[i] <= 1, where, ": bool byte at data offset ", begin + i, " is not 0 or 1");
-    out.emplace(key, std::move(t));
-  }
+  for (const auto& e : entries)
+    if (e.end > e.begin) ranges.emplace_back(e.begin, e.end);  // empty tensors occupy no bytes
   std::sort(ranges.begin(), ranges.end());
   uint64_t covered = 0;
   for (const auto& [b, e] : ranges) {
-    if (b == e) continue;  // empty tensors occupy no bytes
-    EMBER_CHECK(b >= covered, "load_safetensors: '", name, "': tensors overlap at data offset ", b);
-    EMBER_CHECK(b <= covered, "load_safetensors: '", name, "': a hole in the data section at offset ", covered);
-    covered = std::max(covered, e);
+    EMBER_CHECK(b >= covered, file, ": tensors overlap at data offset ", b);
+    EMBER_CHECK(b <= covered, file, ": a hole in the data section at offset ", covered);
+    covered = e;
   }
-  EMBER_CHECK(covered == data_size, "load_safetensors: '", name, "': the data section has ", data_size - covered,
+  EMBER_CHECK(covered == data_size, file, ": the data section has ", data_size - covered,
               " bytes that no tensor uses (after offset ", covered, ")");
+}
+
+std::string read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  EMBER_CHECK(fd >= 0, "load_safetensors: cannot open '", path, "': ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    EMBER_FAIL("load_safetensors: '", path, "' is not a regular file");
+  }
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t r = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int err = errno;
+      ::close(fd);
+      EMBER_FAIL("load_safetensors: reading '", path, "' failed after ", got, " bytes: ", std::strerror(err));
+    }
+    if (r == 0) break;  // the file shrank since fstat: validate what is there
+    got += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  bytes.resize(got);
+  return bytes;
+}
+
+}  // namespace
+
+SafetensorsHeader parse_safetensors_header(std::string_view bytes, const std::string& name) {
+  const std::string file = "load_safetensors: '" + name + "'";
+  EMBER_CHECK(bytes.size() >= 8, file, " is too short (", bytes.size(), " bytes) to hold a header length");
+  uint64_t n = 0;
+  for (size_t i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
+  EMBER_CHECK(n <= kMaxHeader, file, " declares a header of ", n, " bytes (more than the 100 MiB limit)");
+  EMBER_CHECK(n <= bytes.size() - 8, file, " declares a header of ", n, " bytes but the file has only ",
+              bytes.size() - 8, " bytes after the length");
+  nlohmann::json header = parse_header_json(bytes.substr(8, n), file);
+  EMBER_CHECK(header.is_object(), file, ": the header must be a JSON object");
+  SafetensorsHeader out;
+  out.data_start = 8 + n;
+  const std::string_view data = bytes.substr(out.data_start);
+  for (const auto& [key, entry] : header.items()) {
+    if (key != "__metadata__") {
+      out.entries.push_back(parse_entry(key, entry, data, file));
+      continue;
+    }
+    EMBER_CHECK(entry.is_object(), file, ": __metadata__ must be an object of strings");
+    for (const auto& [mk, mv] : entry.items()) {
+      EMBER_CHECK(mv.is_string(), file, ": __metadata__ value for '", mk, "' is not a string");
+      out.metadata[mk] = mv.get<std::string>();
+    }
+  }
+  check_coverage(out.entries, data.size(), file);
+  return out;
+}
+
+TensorMap parse_safetensors(std::string_view bytes, const std::string& name, Metadata* metadata) {
+  SafetensorsHeader header = parse_safetensors_header(bytes, name);
+  const char* data = bytes.data() + header.data_start;
+  TensorMap out;
+  for (auto& e : header.entries) {
+    Tensor t = empty(e.shape, e.dtype);
+    if (e.end > e.begin) std::memcpy(t.data_ptr(), data + e.begin, e.end - e.begin);
+    out.emplace(std::move(e.name), std::move(t));
+  }
+  if (metadata)
+    for (auto& [k, v] : header.metadata) (*metadata)[k] = std::move(v);
   return out;
 }
 
 TensorMap load_safetensors(const std::string& path, Metadata* metadata) {
-  std::ifstream f(path, std::ios::binary);
-  EMBER_CHECK(f.good(), "load_safetensors: cannot open '", path, "'");
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return parse_safetensors(bytes, path, metadata);
+  return parse_safetensors(read_file(path), path, metadata);
 }
 
 }  // namespace ember::nn

@@ -103,3 +103,41 @@ TEST(Safetensors, WriteFailureLeavesNoFile) {
                {"cannot create", "/nonexistent_dir/model.safetensors"});
   EXPECT_FALSE(std::filesystem::exists("/nonexistent_dir/model.safetensors"));
 }
+
+TEST(Safetensors, HeaderValidationReportsEntriesWithoutTensors) {
+  std::string bytes = nn::serialize_safetensors({{"b", full({2}, 1.0f)}, {"a", zeros({0, 3})}, {"c", full({}, 7.0, kFloat64)}},
+                                                {{"k", "v"}});
+  nn::SafetensorsHeader h = nn::parse_safetensors_header(bytes, "mem");
+  ASSERT_EQ(h.entries.size(), 3u);
+  EXPECT_EQ(h.entries[0].name, "a");
+  EXPECT_EQ(h.entries[0].shape, Dims({0, 3}));
+  EXPECT_EQ(h.entries[0].begin, h.entries[0].end);
+  EXPECT_EQ(h.entries[2].dtype, kFloat64);
+  EXPECT_EQ(h.entries[2].shape.size(), 0u);
+  EXPECT_EQ(h.metadata.at("k"), "v");
+  EXPECT_EQ(h.data_start + 8 + 8, bytes.size());  // 2 float32 + 1 float64
+}
+
+TEST(Safetensors, HostileHeadersAreClearErrors) {
+  const std::string f = "hostile.safetensors";
+  expect_error([&] {
+    nn::parse_safetensors(header_file(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "x"), f);
+  }, {f, "key \"a\" twice"});
+  expect_error([&] { nn::parse_safetensors(header_file(R"({"__metadata__":{"k":"1","k":"2"}})", ""), f); }, {f, "twice"});
+  expect_error([&] { nn::parse_safetensors(header_file("{\"a\":" + std::string(50, '[') + std::string(50, ']') + "}", ""), f); },
+               {f, "nests deeper"});
+  // A zero dim makes numel 0, but the other dims still feed the strides: they must stay bounded.
+  expect_error([&] { nn::parse_safetensors(header_file(R"({"a":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}})", ""), f); },
+               {f, "'a'", "too large"});
+  expect_error([&] { nn::parse_safetensors(header_file(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})", "abcd"), f); },
+               {f, "too large"});
+  // Error messages quote at most a short excerpt of a hostile value.
+  try {
+    nn::parse_safetensors(header_file(R"({"a":{"dtype":")" + std::string(100000, 'X') + R"(","shape":[],"data_offsets":[0,0]}})", ""), f);
+    ADD_FAILURE() << "a 100000-character dtype was accepted";
+  } catch (const Error& e) {
+    EXPECT_LT(std::string(e.what()).size(), 500u);
+    EXPECT_NE(std::string(e.what()).find("unsupported dtype"), std::string::npos);
+  }
+  expect_error([] { nn::load_safetensors(std::filesystem::temp_directory_path().string()); }, {"not a regular file"});
+}
