@@ -11,6 +11,7 @@
 #include <ember/tensor/factory.hpp>
 #include <ember/tensor/random.hpp>
 #include <ember/tensor/tensor.hpp>
+#include <ember/kernels/cpu/isa.hpp>
 #include <ember/autograd/functions.hpp>
 #include <ember/nn/attention.hpp>
 #include <ember/nn/container.hpp>

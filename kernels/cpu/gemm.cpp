@@ -11,9 +11,10 @@
 // signed ints -> unsigned (wrap-around arithmetic without undefined behaviour).
 //
 // Ceilings: 2*M*N*K FLOPs; bytes moved ~ (M*K*ceil(N/NC) + K*N + 2*M*N*ceil(K/KC)) * itemsize.
-// Compiled for baseline x86-64 (SSE2, no FMA), the micro-kernel sustains about
-// 8-10 GFLOP/s float32 per core (roughly half the SSE2 peak of 8 FLOPs/cycle);
-// the AVX2/AVX-512 micro-kernels come with the packed-GEMM issue.
+// This is the scalar path and the reference: compiled for baseline x86-64
+// (SSE2, no FMA), it sustains about 8-10 GFLOP/s float32 per core. gemm()
+// sends float32/float64 to the packed per-ISA GEMM (gemm_kernel.hpp) when the
+// CPU has AVX2 or AVX-512.
 #include <ember/kernels/cpu/gemm.hpp>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <ember/kernels/cpu/isa.hpp>
 #include <ember/kernels/cpu/parallel.hpp>
 
 namespace ember::cpu {
@@ -189,6 +191,27 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, ConstMatrix<S> a, ConstMatrix
 
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<T> b, Matrix<T> c, bool accumulate) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    // Tiny products stay on the unpacked loop: packing would cost more than it saves.
+    if (M > 0 && N > 0 && K > 0 && M * N * K > kSmallWork) {
+      const Isa isa = active_cpu_isa();
+      if (isa == Isa::avx512) {
+        if constexpr (std::is_same_v<T, float>) avx512::sgemm(M, N, K, a, b, c, accumulate);
+        else avx512::dgemm(M, N, K, a, b, c, accumulate);
+        return;
+      }
+      if (isa == Isa::avx2) {
+        if constexpr (std::is_same_v<T, float>) avx2::sgemm(M, N, K, a, b, c, accumulate);
+        else avx2::dgemm(M, N, K, a, b, c, accumulate);
+        return;
+      }
+    }
+  }
+  gemm_reference<T>(M, N, K, a, b, c, accumulate);
+}
+
+template <class T>
+void gemm_reference(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<T> b, Matrix<T> c, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate) {
@@ -218,5 +241,12 @@ template void gemm<Half>(int64_t, int64_t, int64_t, ConstMatrix<Half>, ConstMatr
 template void gemm<BFloat16>(int64_t, int64_t, int64_t, ConstMatrix<BFloat16>, ConstMatrix<BFloat16>, Matrix<BFloat16>, bool);
 template void gemm<int32_t>(int64_t, int64_t, int64_t, ConstMatrix<int32_t>, ConstMatrix<int32_t>, Matrix<int32_t>, bool);
 template void gemm<int64_t>(int64_t, int64_t, int64_t, ConstMatrix<int64_t>, ConstMatrix<int64_t>, Matrix<int64_t>, bool);
+
+template void gemm_reference<float>(int64_t, int64_t, int64_t, ConstMatrix<float>, ConstMatrix<float>, Matrix<float>, bool);
+template void gemm_reference<double>(int64_t, int64_t, int64_t, ConstMatrix<double>, ConstMatrix<double>, Matrix<double>, bool);
+template void gemm_reference<Half>(int64_t, int64_t, int64_t, ConstMatrix<Half>, ConstMatrix<Half>, Matrix<Half>, bool);
+template void gemm_reference<BFloat16>(int64_t, int64_t, int64_t, ConstMatrix<BFloat16>, ConstMatrix<BFloat16>, Matrix<BFloat16>, bool);
+template void gemm_reference<int32_t>(int64_t, int64_t, int64_t, ConstMatrix<int32_t>, ConstMatrix<int32_t>, Matrix<int32_t>, bool);
+template void gemm_reference<int64_t>(int64_t, int64_t, int64_t, ConstMatrix<int64_t>, ConstMatrix<int64_t>, Matrix<int64_t>, bool);
 
 }  // namespace ember::cpu

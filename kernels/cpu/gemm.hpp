@@ -7,9 +7,9 @@
 // overflow (computed in the unsigned type), as PyTorch's does in practice.
 // float16/bfloat16 are computed in float32 and rounded once at the end.
 //
-// This is the reference-speed core (plain C++ the compiler vectorises);
-// the packed Goto/BLIS micro-kernel with run-time ISA choice replaces its
-// inner kernel later without changing this interface.
+// float32 and float64 run the packed Goto/BLIS GEMM of the active CPU ISA
+// (gemm_kernel.hpp, compiled per ISA; see isa.hpp); the portable blocked GEMM
+// in gemm.cpp is the scalar path and serves the other types.
 #pragma once
 
 #include <cstdint>
@@ -38,5 +38,21 @@ struct Matrix {
 // int32_t and int64_t.
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, ConstMatrix<T> A, ConstMatrix<T> B, Matrix<T> C, bool accumulate);
+
+// The portable blocked GEMM alone (the scalar path), for any of those types.
+template <class T>
+void gemm_reference(int64_t M, int64_t N, int64_t K, ConstMatrix<T> A, ConstMatrix<T> B, Matrix<T> C, bool accumulate);
+
+// The packed GEMM per ISA (gemm_avx2.cpp, gemm_avx512.cpp). Call only when
+// isa_supported() says the CPU has that ISA; gemm() does the choosing.
+#define EMBER_DECLARE_PACKED_GEMM(isa)                                                                              \
+  namespace isa {                                                                                                   \
+  void sgemm(int64_t M, int64_t N, int64_t K, ConstMatrix<float> A, ConstMatrix<float> B, Matrix<float> C, bool acc); \
+  void dgemm(int64_t M, int64_t N, int64_t K, ConstMatrix<double> A, ConstMatrix<double> B, Matrix<double> C,       \
+             bool acc);                                                                                             \
+  }
+EMBER_DECLARE_PACKED_GEMM(avx2)
+EMBER_DECLARE_PACKED_GEMM(avx512)
+#undef EMBER_DECLARE_PACKED_GEMM
 
 }  // namespace ember::cpu

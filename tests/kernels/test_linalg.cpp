@@ -24,6 +24,7 @@ namespace {
 
 using ember::testing::all_close;
 using ember::testing::expect_error;
+using ember::testing::for_each_cpu_isa;
 using ember::testing::from_values;
 using ember::testing::non_contiguous;
 using ember::testing::to_vector;
@@ -56,18 +57,36 @@ struct Size3 {
 
 TEST(Linalg, MmMatchesReferenceAcrossBlockingBoundaries) {
   manual_seed(1);
+  // Crosses the blocks of the reference GEMM (MC 96, KC 256, NC 2048) and of the
+  // packed ones (AVX2 tile 6 x 16, MC 144, KC 256; AVX-512 tile 12 x 32, MC 192, KC 384).
   const Size3 sizes[] = {{1, 1, 1},   {2, 3, 4},   {7, 9, 11},  {6, 8, 257}, {97, 129, 33},
-                         {13, 2050, 3}, {100, 7, 300}, {193, 131, 513}, {5, 1, 40}, {1, 37, 70}};
-  for (DType dt : {kFloat32, kFloat64}) {
-    for (const Size3& s : sizes) {
-      Tensor a = randn({s.m, s.k}, dt), b = randn({s.k, s.n}, dt);
-      Tensor out = ops::mm(a, b);
-      ASSERT_EQ(out.shape(), Dims({s.m, s.n}));
-      EXPECT_EQ(out.dtype(), dt);
-      const double atol = dt == kFloat64 ? 1e-12 : f32_atol(s.k), rtol = dt == kFloat64 ? 1e-12 : 1e-5;
-      EXPECT_TRUE(all_close(out, ref_mm_tensor(a, b), atol, rtol)) << s.m << "x" << s.n << "x" << s.k << " " << dt;
+                         {13, 2050, 3}, {100, 7, 300}, {193, 131, 513}, {5, 1, 40}, {1, 37, 70},
+                         {145, 33, 385}, {12, 32, 384}, {13, 17, 769}, {200, 47, 20}};
+  for_each_cpu_isa([&] {
+    for (DType dt : {kFloat32, kFloat64}) {
+      for (const Size3& s : sizes) {
+        Tensor a = randn({s.m, s.k}, dt), b = randn({s.k, s.n}, dt);
+        Tensor out = ops::mm(a, b);
+        ASSERT_EQ(out.shape(), Dims({s.m, s.n}));
+        EXPECT_EQ(out.dtype(), dt);
+        const double atol = dt == kFloat64 ? 1e-12 : f32_atol(s.k), rtol = dt == kFloat64 ? 1e-12 : 1e-5;
+        EXPECT_TRUE(all_close(out, ref_mm_tensor(a, b), atol, rtol)) << s.m << "x" << s.n << "x" << s.k << " " << dt;
+      }
     }
+  });
+}
+
+// A panel wider than NC (3072) and a depth beyond two KC slabs, float32 only (the
+// double reference is slow): every ISA path against the scalar reference GEMM.
+TEST(Linalg, PackedGemmMatchesScalarPathOnLargeShapes) {
+  manual_seed(11);
+  Tensor a = randn({37, 800}), b = randn({800, 3100});
+  Tensor expected;
+  {
+    cpu::CpuIsaGuard scalar(cpu::Isa::scalar);
+    expected = ops::mm(a, b);
   }
+  for_each_cpu_isa([&] { EXPECT_TRUE(all_close(ops::mm(a, b), expected, 1e-4, 1e-4)); });
 }
 
 // The GEMM core directly: C += A @ B into a column-major (transposed) C, for each storage type.
@@ -90,30 +109,49 @@ void check_gemm_accumulate(DType dt, int64_t M, int64_t N, int64_t K, double tol
 
 TEST(Linalg, GemmAccumulatesIntoStridedOutput) {
   manual_seed(7);
-  for (const Size3& s : {Size3{3, 5, 7}, Size3{101, 37, 300}, Size3{7, 130, 513}}) {
-    check_gemm_accumulate<float>(kFloat32, s.m, s.n, s.k, 1e-4);
-    check_gemm_accumulate<double>(kFloat64, s.m, s.n, s.k, 1e-12);
-    check_gemm_accumulate<Half>(kFloat16, s.m, s.n, s.k, 5e-2);
-    check_gemm_accumulate<int32_t>(kInt32, s.m, s.n, s.k, 0.0);
-  }
+  for_each_cpu_isa([] {
+    for (const Size3& s : {Size3{3, 5, 7}, Size3{101, 37, 300}, Size3{7, 130, 513}, Size3{150, 40, 400}}) {
+      check_gemm_accumulate<float>(kFloat32, s.m, s.n, s.k, 1e-4);
+      check_gemm_accumulate<double>(kFloat64, s.m, s.n, s.k, 1e-12);
+      check_gemm_accumulate<Half>(kFloat16, s.m, s.n, s.k, 5e-2);
+      check_gemm_accumulate<int32_t>(kInt32, s.m, s.n, s.k, 0.0);
+    }
+  });
+}
+
+// Row-major C accumulated in place (the full-tile fast path, C += A @ B), for both float types.
+TEST(Linalg, GemmAccumulatesIntoRowMajorOutput) {
+  manual_seed(8);
+  for_each_cpu_isa([] {
+    for (const Size3& s : {Size3{24, 64, 300}, Size3{31, 45, 70}}) {
+      Tensor a = randn({s.m, s.k}), b = randn({s.k, s.n}), c0 = randn({s.m, s.n});
+      Tensor c = ops::clone(c0);
+      cpu::gemm<float>(s.m, s.n, s.k, cpu::ConstMatrix<float>{a.data_ptr<float>(), s.k, 1},
+                       cpu::ConstMatrix<float>{b.data_ptr<float>(), s.n, 1}, cpu::Matrix<float>{c.data_ptr<float>(), s.n, 1},
+                       true);
+      EXPECT_TRUE(all_close(c, ops::add(ref_mm_tensor(a, b), ops::to(c0, kFloat64)), f32_atol(s.k), 1e-5));
+    }
+  });
 }
 
 TEST(Linalg, MmTransposedStridedAndExpandedOperands) {
   manual_seed(2);
-  for (DType dt : {kFloat32, kFloat64}) {
-    const double rtol = dt == kFloat64 ? 1e-12 : 1e-5;
-    // a^T and b^T views (column-major operands).
-    Tensor at = randn({70, 45}, dt), bt = randn({33, 70}, dt);
-    Tensor a = at.t(), b = bt.t();  // (45, 70), (70, 33)
-    EXPECT_TRUE(all_close(ops::mm(a, b), ref_mm_tensor(a, b), f32_atol(70), rtol));
-    // Non-contiguous copies with the same values, and every-other-column slices.
-    Tensor c = non_contiguous(randn({19, 23}, dt)), d = randn({23, 60}, dt).slice(1, 0, {}, 2);
-    EXPECT_FALSE(d.is_contiguous());
-    EXPECT_TRUE(all_close(ops::mm(c, d), ref_mm_tensor(c, d), f32_atol(23), rtol));
-    // Stride-0 operands: a row broadcast down the rows, a column broadcast across.
-    Tensor row = randn({1, 40}, dt).expand({50, 40}), col = randn({40, 1}, dt).expand({40, 30});
-    EXPECT_TRUE(all_close(ops::mm(row, col), ref_mm_tensor(row, col), f32_atol(40), rtol));
-  }
+  for_each_cpu_isa([] {
+    for (DType dt : {kFloat32, kFloat64}) {
+      const double rtol = dt == kFloat64 ? 1e-12 : 1e-5;
+      // a^T and b^T views (column-major operands).
+      Tensor at = randn({70, 45}, dt), bt = randn({33, 70}, dt);
+      Tensor a = at.t(), b = bt.t();  // (45, 70), (70, 33)
+      EXPECT_TRUE(all_close(ops::mm(a, b), ref_mm_tensor(a, b), f32_atol(70), rtol));
+      // Non-contiguous copies with the same values, and every-other-column slices.
+      Tensor c = non_contiguous(randn({19, 23}, dt)), d = randn({23, 60}, dt).slice(1, 0, {}, 2);
+      EXPECT_FALSE(d.is_contiguous());
+      EXPECT_TRUE(all_close(ops::mm(c, d), ref_mm_tensor(c, d), f32_atol(23), rtol));
+      // Stride-0 operands: a row broadcast down the rows, a column broadcast across.
+      Tensor row = randn({1, 40}, dt).expand({50, 40}), col = randn({40, 1}, dt).expand({40, 30});
+      EXPECT_TRUE(all_close(ops::mm(row, col), ref_mm_tensor(row, col), f32_atol(40), rtol));
+    }
+  });
 }
 
 TEST(Linalg, MmReducedPrecisionAndIntegers) {

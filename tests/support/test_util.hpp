@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <set>
 #include <string>
@@ -81,6 +82,29 @@ inline std::set<int>& tested_ops() {
 inline bool mark_tested(Op op) {
   tested_ops().insert(static_cast<int>(op));
   return true;
+}
+
+// Runs fn() once per CPU kernel path this machine has (scalar, avx2, avx512),
+// each forced with a CpuIsaGuard and named in failure messages. Paths the CPU
+// lacks are reported once per process on stderr (they run where the CPU has them).
+inline void note_missing_cpu_isas() {
+  static const bool reported = [] {
+    for (cpu::Isa isa : {cpu::Isa::avx2, cpu::Isa::avx512})
+      if (!cpu::isa_supported(isa))
+        std::fprintf(stderr, "note: this CPU (%s) has no %s path; its kernels are tested where it does\n",
+                     cpu::cpu_features().c_str(), cpu::isa_name(isa));
+    return true;
+  }();
+  (void)reported;
+}
+template <class F>
+void for_each_cpu_isa(F&& fn) {
+  note_missing_cpu_isas();
+  for (cpu::Isa isa : cpu::supported_cpu_isas()) {
+    SCOPED_TRACE(::testing::Message() << "CPU ISA " << cpu::isa_name(isa));
+    cpu::CpuIsaGuard guard(isa);
+    fn();
+  }
 }
 
 }  // namespace ember::testing

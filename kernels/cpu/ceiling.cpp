@@ -1,0 +1,105 @@
+// Machine ceilings for benchmarks (see ceiling.hpp). This file is built for
+// baseline x86-64, so it also holds the scalar path's FMA loop.
+#include <ember/kernels/cpu/ceiling.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <ember/kernels/cpu/ceiling_kernel.hpp>
+#include <ember/runtime/error.hpp>
+
+namespace ember::cpu {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs body(thread_index) on `threads` threads started together; returns the wall seconds.
+template <class F>
+double timed_on_threads(int threads, F&& body) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      body(t);
+    });
+  }
+  while (ready.load() < threads - 1) std::this_thread::yield();
+  const auto t0 = Clock::now();
+  go.store(true, std::memory_order_release);
+  body(0);
+  for (auto& th : pool) th.join();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+float fma_loop_for(Isa isa, int64_t iters, double* flops) {
+  switch (isa) {
+    case Isa::avx512: return avx512::fma_loop(iters, flops);
+    case Isa::avx2: return avx2::fma_loop(iters, flops);
+    case Isa::scalar: break;
+  }
+  return scalar::fma_loop(iters, flops);
+}
+
+}  // namespace
+
+double measure_peak_gflops(Isa isa, int threads, double seconds) {
+  EMBER_CHECK(isa_supported(isa), "measure_peak_gflops: this CPU cannot run ", isa_name(isa), " (", cpu_features(), ")");
+  threads = std::max(threads, 1);
+  // Calibrate the iteration count on one thread, then time all threads.
+  double flops = 0;
+  int64_t iters = 1 << 16;
+  for (;;) {
+    const auto t0 = Clock::now();
+    volatile float sink = fma_loop_for(isa, iters, &flops);
+    (void)sink;
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (dt > seconds / 10 || iters > (int64_t{1} << 40)) {
+      iters = static_cast<int64_t>(static_cast<double>(iters) * seconds / std::max(dt, 1e-9));
+      break;
+    }
+    iters *= 4;
+  }
+  iters = std::max<int64_t>(iters, 1);
+  std::vector<double> per_thread(static_cast<size_t>(threads), 0.0);
+  const double wall = timed_on_threads(threads, [&](int t) {
+    volatile float sink = fma_loop_for(isa, iters, &per_thread[static_cast<size_t>(t)]);
+    (void)sink;
+  });
+  double total = 0;
+  for (double f : per_thread) total += f;
+  return total / wall * 1e-9;
+}
+
+double measure_copy_gbs(size_t bytes, int threads, double seconds) {
+  threads = std::max(threads, 1);
+  bytes = std::max<size_t>(bytes, 4096);
+  std::unique_ptr<char[]> src(new char[bytes]), dst(new char[bytes]);
+  std::memset(src.get(), 1, bytes);
+  std::memset(dst.get(), 0, bytes);
+  auto copy_all = [&](int t) {
+    const size_t lo = bytes * static_cast<size_t>(t) / static_cast<size_t>(threads);
+    const size_t hi = bytes * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
+    std::memcpy(dst.get() + lo, src.get() + lo, hi - lo);
+  };
+  timed_on_threads(threads, copy_all);  // warm: pages touched, caches filled
+  int reps = 1;
+  double wall = 0;
+  for (;;) {
+    wall = timed_on_threads(threads, [&](int t) {
+      for (int r = 0; r < reps; ++r) copy_all(t);
+    });
+    if (wall > seconds || reps > (1 << 24)) break;
+    reps = std::max(reps * 2, static_cast<int>(static_cast<double>(reps) * seconds / std::max(wall, 1e-9)));
+  }
+  return 2.0 * static_cast<double>(bytes) * reps / wall * 1e-9;
+}
+
+}  // namespace ember::cpu

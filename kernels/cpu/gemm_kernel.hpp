@@ -1,0 +1,293 @@
+// The packed GEMM for float32 and float64, written once with Vf/Vd and
+// compiled per ISA by gemm_avx2.cpp and gemm_avx512.cpp (see vec.hpp, Note
+// [per-ISA namespaces]). gemm.cpp dispatches to it; the portable blocked GEMM
+// there stays the scalar path and the reference the tests compare against.
+//
+// Goto/BLIS loop nest, C (M, N) = A (M, K) @ B (K, N) (+ C):
+//   jc over N in NC columns   pack B panel (KC x NC) for L3, once, shared by all threads
+//   pc over K in KC depth     the first slab writes C (unless accumulating), later ones add
+//   tasks (ic, column range) in parallel:
+//     pack the A block (MC x KC) for L2 into MR-row micro-panels (its own thread)
+//     jr over NR columns, ir over MR rows: micro_kernel, an MR x NR register tile
+// Packing handles any strides (transposed and expanded operands) and zero-pads
+// the tails, so the micro-kernel always runs a full tile; only edge stores clip.
+//
+// Register tile: MR rows (A values broadcast) x NV vectors (B values loaded);
+// MR * NV accumulators + NV B registers + 1 broadcast fit the register file
+// (AVX2: 6 x 2 of 16 ymm; AVX-512: 12 x 2 of 32 zmm). Per k step: MR * NV FMAs
+// against NV loads and MR broadcasts, so the FMA pipes, not loads, limit it.
+//
+// Ceilings: 2*M*N*K FLOPs; peak is 2 FMA pipes x lanes x 2 FLOPs per cycle per
+// core (AVX2 fp32: 32 FLOPs/cycle). benchmarks/bench_gemm.cpp measures the
+// machine's FMA peak in the same run and prints the fraction reached.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#include <ember/kernels/cpu/gemm.hpp>
+#include <ember/kernels/cpu/parallel.hpp>
+#include <ember/kernels/cpu/vec.hpp>
+
+namespace ember::cpu::EMBER_ISA_NS {
+namespace gemm_detail {
+
+// Blocking per element type and ISA. KC * NR * sizeof(T) (a B micro-panel)
+// stays in L1, MC * KC * sizeof(T) (the A block) in L2, KC * NC * sizeof(T)
+// (the B panel) in L3.
+template <class T> struct Blocking;
+#if defined(__AVX512F__)
+template <> struct Blocking<float> { static constexpr int MR = 12, NV = 2; static constexpr int64_t KC = 384, MC = 192, NC = 3072; };
+template <> struct Blocking<double> { static constexpr int MR = 12, NV = 2; static constexpr int64_t KC = 256, MC = 144, NC = 2048; };
+#elif defined(__AVX2__)
+template <> struct Blocking<float> { static constexpr int MR = 6, NV = 2; static constexpr int64_t KC = 256, MC = 144, NC = 3072; };
+template <> struct Blocking<double> { static constexpr int MR = 6, NV = 2; static constexpr int64_t KC = 256, MC = 72, NC = 2048; };
+#else
+template <> struct Blocking<float> { static constexpr int MR = 4, NV = 4; static constexpr int64_t KC = 256, MC = 96, NC = 2048; };
+template <> struct Blocking<double> { static constexpr int MR = 4, NV = 4; static constexpr int64_t KC = 256, MC = 96, NC = 2048; };
+#endif
+
+template <class T> struct VecOf;
+template <> struct VecOf<float> { using type = Vf; };
+template <> struct VecOf<double> { using type = Vd; };
+
+// A grow-only, 64-byte aligned scratch buffer (one per thread for A blocks).
+template <class T>
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { release(); }
+  T* get(size_t n) {
+    if (n > capacity_) {
+      release();
+      data_ = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64)));
+      capacity_ = n;
+    }
+    return data_;
+  }
+
+ private:
+  void release() {
+    if (data_ != nullptr) ::operator delete(data_, std::align_val_t(64));
+    data_ = nullptr;
+    capacity_ = 0;
+  }
+  T* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+// The B panel buffer of one gemm call. A thread that waits inside a parallel
+// loop runs other queued tasks, which may start another gemm on the same
+// thread while helpers still read this call's panel: each nesting level gets
+// its own buffer (a small per-thread stack; deeper levels allocate).
+template <class T>
+class PanelLease {
+ public:
+  explicit PanelLease(size_t n) {
+    Stack& s = stack();
+    level_ = s.depth++;
+    data_ = level_ < kLevels ? s.levels[level_].get(n) : own_.get(n);
+  }
+  ~PanelLease() { --stack().depth; }
+  PanelLease(const PanelLease&) = delete;
+  PanelLease& operator=(const PanelLease&) = delete;
+  T* data() const { return data_; }
+
+ private:
+  static constexpr int kLevels = 4;
+  struct Stack {
+    Scratch<T> levels[kLevels];
+    int depth = 0;
+  };
+  static Stack& stack() {
+    static thread_local Stack s;
+    return s;
+  }
+  Scratch<T> own_;
+  T* data_ = nullptr;
+  int level_ = 0;
+};
+
+// A rows [i0, i0 + mc), columns [p0, p0 + kc) -> ceil(mc / MR) micro-panels,
+// each kc steps of MR values (zero rows past mc).
+template <class T, int MR>
+void pack_a_block(ConstMatrix<T> a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst) {
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+    const T* src = a.data + (i0 + ir) * a.rs + p0 * a.cs;
+    if (a.cs == 1) {
+      // Row-major A: walk each row contiguously, scatter into the panel.
+      for (int i = 0; i < mr; ++i) {
+        const T* row = src + i * a.rs;
+        for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = row[p];
+      }
+      for (int i = mr; i < MR; ++i)
+        for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = T(0);
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        const T* col = src + p * a.cs;
+        int i = 0;
+        for (; i < mr; ++i) dst[p * MR + i] = col[i * a.rs];
+        for (; i < MR; ++i) dst[p * MR + i] = T(0);
+      }
+    }
+    dst += kc * MR;
+  }
+}
+
+// B rows [p0, p0 + kc), columns [j0, j0 + nr) -> one micro-panel of kc steps
+// of NR values (zero columns past nr).
+template <class T, class V, int NR>
+void pack_b_panel(ConstMatrix<T> b, int64_t p0, int64_t kc, int64_t j0, int nr, T* dst) {
+  const T* src = b.data + p0 * b.rs + j0 * b.cs;
+  if (b.cs == 1 && nr == NR) {
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* row = src + p * b.rs;
+      for (int j = 0; j < NR; j += V::size) V::load(row + j).store(dst + p * NR + j);
+    }
+  } else if (b.rs == 1) {
+    // Column-major B (a transposed weight): walk each column contiguously.
+    for (int j = 0; j < nr; ++j) {
+      const T* col = src + j * b.cs;
+      for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = col[p];
+    }
+    for (int j = nr; j < NR; ++j)
+      for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = T(0);
+  } else {
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* row = src + p * b.rs;
+      int j = 0;
+      for (; j < nr; ++j) dst[p * NR + j] = row[j * b.cs];
+      for (; j < NR; ++j) dst[p * NR + j] = T(0);
+    }
+  }
+}
+
+// The register tile: acc (MR x NV vectors) = sum over kc steps of a (MR) outer b (NR);
+// then C = acc (add: C += acc) for the full tile when C's rows are contiguous,
+// else through a small buffer with clipping to mr x nr and any strides.
+template <class T, class V, int MR, int NV>
+inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, T* c, int64_t rs, int64_t cs,
+                         int mr, int nr, bool add) {
+  constexpr int NR = NV * V::size;
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * V::size);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const V ai = V::broadcast(a[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = fmadd(ai, bv[j], acc[i][j]);
+    }
+    a += MR;
+    b += NR;
+  }
+  if (cs == 1 && mr == MR && nr == NR) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      T* row = c + i * rs;
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        V r = add ? V::load(row + j * V::size) + acc[i][j] : acc[i][j];
+        r.store(row + j * V::size);
+      }
+    }
+    return;
+  }
+  alignas(64) T tile[MR * NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NV; ++j) acc[i][j].store(tile + i * NR + j * V::size);
+  for (int i = 0; i < mr; ++i) {
+    T* row = c + i * rs;
+    const T* src = tile + i * NR;
+    if (add) {
+      for (int j = 0; j < nr; ++j) row[j * cs] += src[j];
+    } else {
+      for (int j = 0; j < nr; ++j) row[j * cs] = src[j];
+    }
+  }
+}
+
+template <class T>
+void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<T> b, Matrix<T> c, bool accumulate) {
+  using V = typename VecOf<T>::type;
+  using B = Blocking<T>;
+  constexpr int MR = B::MR, NV = B::NV, NR = NV * V::size;
+  constexpr int64_t KC = B::KC, MC = B::MC, NC = B::NC;
+  static_assert(MC % MR == 0 && NC % NR == 0, "blocks hold whole tiles");
+
+  const int64_t kc_max = std::min(K, KC);
+  const int64_t nc_max = std::min((N + NR - 1) / NR * NR, NC);
+  PanelLease<T> panel(static_cast<size_t>(kc_max * nc_max));
+  T* b_pack = panel.data();
+  // A blocks: per thread, used only inside one task chunk (no waiting there).
+  static thread_local Scratch<T> a_scratch;
+  const int threads = runtime::default_executor().num_threads();
+
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    const int64_t n_panels = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const bool add = accumulate || pc > 0;
+      const int64_t pack_grain = std::max<int64_t>(1, 16384 / (kc * NR));
+      parallel_range(0, n_panels, pack_grain, [&](int64_t lo, int64_t hi) {
+        for (int64_t jp = lo; jp < hi; ++jp)
+          pack_b_panel<T, V, NR>(b, pc, kc, jc + jp * NR, static_cast<int>(std::min<int64_t>(NR, nc - jp * NR)),
+                                 b_pack + jp * kc * NR);
+      });
+      // Tasks: A blocks x column ranges, enough of them to keep every thread busy.
+      const int64_t m_blocks = (M + MC - 1) / MC;
+      const int64_t want = 4 * static_cast<int64_t>(threads);
+      const int64_t n_chunks = std::clamp<int64_t>((want + m_blocks - 1) / m_blocks, 1, n_panels);
+      const int64_t panels_per_chunk = (n_panels + n_chunks - 1) / n_chunks;
+      const int64_t flops_per_task = 2 * std::min(M, MC) * kc * panels_per_chunk * NR;
+      const int64_t task_grain = flops_per_task >= (int64_t{1} << 17) ? 1 : m_blocks * n_chunks;
+      parallel_range(0, m_blocks * n_chunks, task_grain, [&](int64_t lo, int64_t hi) {
+        T* a_pack = a_scratch.get(static_cast<size_t>(MC * kc));
+        int64_t packed = -1;
+        for (int64_t task = lo; task < hi; ++task) {
+          const int64_t ib = task / n_chunks, chunk = task % n_chunks;
+          const int64_t i0 = ib * MC, mc = std::min(MC, M - i0);
+          if (ib != packed) {
+            pack_a_block<T, MR>(a, i0, mc, pc, kc, a_pack);
+            packed = ib;
+          }
+          const int64_t jp_end = std::min(n_panels, (chunk + 1) * panels_per_chunk);
+          for (int64_t jp = chunk * panels_per_chunk; jp < jp_end; ++jp) {
+            const int64_t jr = jp * NR;
+            const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+            const T* bp = b_pack + jp * kc * NR;
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+              micro_kernel<T, V, MR, NV>(kc, a_pack + (ir / MR) * kc * MR, bp,
+                                         c.data + (i0 + ir) * c.rs + (jc + jr) * c.cs, c.rs, c.cs, mr, nr, add);
+            }
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace gemm_detail
+
+void sgemm(int64_t M, int64_t N, int64_t K, ConstMatrix<float> a, ConstMatrix<float> b, Matrix<float> c, bool accumulate) {
+  gemm_detail::gemm_packed<float>(M, N, K, a, b, c, accumulate);
+}
+void dgemm(int64_t M, int64_t N, int64_t K, ConstMatrix<double> a, ConstMatrix<double> b, Matrix<double> c,
+           bool accumulate) {
+  gemm_detail::gemm_packed<double>(M, N, K, a, b, c, accumulate);
+}
+
+}  // namespace ember::cpu::EMBER_ISA_NS
