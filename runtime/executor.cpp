@@ -70,38 +70,40 @@ constexpr int kPausesPerRound = 8;
 
 }  // namespace
 
-// Note [batched completions]: a thread that finishes a TaskGroup task does not
-// decrement the group's shared counter at once; it counts locally while it
-// keeps running tasks of the same group, and flushes (one RMW) before it runs
-// a job of anything else, before it checks a wait condition, and before it
-// spins or parks. So a group's counter reaches zero no later than its last
-// task's thread has moved on, and spawner and workers stop ping-ponging the
-// counter's cache line on every task.
-namespace detail {
+// Note [batched completions]: a thread that finishes a task counted by a
+// shared counter (a TaskGroup's tasks, a TaskGraph run's sinks) does not
+// decrement the counter at once; it counts locally while it keeps running
+// jobs of the same key, and flushes (one RMW) before it runs a job of any
+// other key, before it checks a wait condition, and before it spins or parks.
+// So a counter reaches zero no later than its last task's thread has moved
+// on, and owner and workers stop ping-ponging the counter's cache line on
+// every task. A task that blocks without waiting through the executor keeps
+// its thread's batch unflushed meanwhile; only tasks of the same key can be
+// in it, so this delays nothing that the blocked task does not delay anyway.
+namespace {
 struct DeferredCompletions {
-  TaskGroup* group = nullptr;
+  const void* key = nullptr;
+  detail::CompletionFn finish = nullptr;
   int64_t count = 0;
   void flush() noexcept {
-    if (!group) return;
-    TaskGroup* g = group;
+    if (!key) return;
+    const void* k = key;
     const int64_t n = count;
-    group = nullptr;
+    key = nullptr;
     count = 0;
-    g->finish(n);
+    finish(k, n);  // may end a run: touch nothing of the key afterwards
   }
 };
-}  // namespace detail
-
-namespace {
-thread_local detail::DeferredCompletions tl_deferred;
+thread_local DeferredCompletions tl_deferred;
 }  // namespace
 
-void TaskGroup::finish_one_deferred() noexcept {
-  if (tl_deferred.group != this) {
+void detail::defer_completions(const void* key, CompletionFn finish, int64_t count) noexcept {
+  if (tl_deferred.key != key) {
     tl_deferred.flush();
-    tl_deferred.group = this;
+    tl_deferred.key = key;
+    tl_deferred.finish = finish;
   }
-  ++tl_deferred.count;
+  tl_deferred.count += count;
 }
 
 struct Executor::SleepNode {
@@ -362,7 +364,7 @@ bool Executor::park(Worker* /*me*/, const detail::FunctionRef<bool()>* pred) {
 }
 
 void Executor::execute(Job* job, Worker* me) {
-  if (tl_deferred.group && tl_deferred.group != job->batch_key) tl_deferred.flush();
+  if (tl_deferred.key && tl_deferred.key != job->batch_key) tl_deferred.flush();
   if (tracing_.load(std::memory_order_relaxed)) [[unlikely]] {
     execute_traced(job, me);
     return;

@@ -37,7 +37,11 @@ class TaskGroup;
 
 namespace detail {
 
-struct DeferredCompletions;
+// Note [batched completions] (executor.cpp): adds `count` finished tasks of
+// `key` (a TaskGroup, a TaskGraph) to this thread's batch; finish(key, n) is
+// called once per batch, when the thread moves on.
+using CompletionFn = void (*)(const void* key, int64_t count) noexcept;
+void defer_completions(const void* key, CompletionFn finish, int64_t count) noexcept;
 
 // A unit of schedulable work. The executor calls exec(job, executor) exactly
 // once; the job manages its own lifetime and must not be touched afterwards.
@@ -45,7 +49,7 @@ struct Job {
   using ExecFn = void (*)(Job*, Executor&);
   ExecFn exec = nullptr;
   const char* label = "task";     // trace name; valid until exec returns
-  const void* batch_key = nullptr;  // the TaskGroup of a spawned job (Note [batched completions])
+  const void* batch_key = nullptr;  // a TaskGroup or TaskGraph (Note [batched completions])
 };
 
 // Job memory (Note [job pool] in executor.cpp): per-thread free lists of
@@ -332,9 +336,11 @@ class TaskGroup {
       cancelled_.store(true, std::memory_order_relaxed);
     }
   }
-  friend struct detail::DeferredCompletions;
   // Counts one finished task in this thread's batch (Note [batched completions]).
-  void finish_one_deferred() noexcept;
+  void finish_one_deferred() noexcept { detail::defer_completions(this, &finish_batch, 1); }
+  static void finish_batch(const void* group, int64_t count) noexcept {
+    static_cast<TaskGroup*>(const_cast<void*>(group))->finish(count);
+  }
   void finish(int64_t count) noexcept {
     Executor& ex = ex_;  // the group may be gone once the counter reaches zero
     if (pending_.fetch_sub(count, std::memory_order_seq_cst) == count) ex.notify_condition_waiters();

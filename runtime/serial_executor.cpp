@@ -14,9 +14,9 @@ RunHandle SerialExecutor::run_n(TaskGraph& graph, int64_t n) {
        ++iteration) {
     for (const Task& task : order) {
       detail::GraphNode& node = graph.nodes_[task.index()];
-      if (!node.fn) continue;
+      if (!node.has_work()) continue;
       try {
-        node.fn();
+        node.call();
       } catch (...) {
         state->fail(std::current_exception());
         break;

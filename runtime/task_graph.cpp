@@ -1,17 +1,20 @@
 // TaskGraph construction, validation (cycle errors, topological order), DOT
-// output, and Executor::run/run_n: how a graph run moves through the workers.
+// output, and compile(): the run-time layout built once per structural change.
+// How a run moves through the workers is in graph_run.cpp.
 //
-// Note [graph run]: a run resets every node's `join` to its predecessor count
-// and `pending` to the node count, then schedules the sources. A finishing
-// node decrements each successor's join (acq_rel); the one that reaches zero
-// makes it ready — the first ready successor runs next on the same thread (no
-// deque round-trip), the others are pushed for thieves. Every node then
-// decrements `pending`; the thread that takes it to zero owns the end of the
-// iteration: it starts the next one (run_n) or publishes completion. Cancelled
-// or failed runs still walk the whole DAG, skipping the task bodies.
+// Note [graph layout]: edges are appended to one array in insertion order.
+// When each node's outgoing edges are contiguous there (the usual way to
+// build: "for each task, precede its successors"), that array is already the
+// successor list of every node: add_edge records each node's first edge, and
+// compile() has nothing to sort. Otherwise compile() sorts a copy by source
+// (stable, so successors keep their insertion order). Counters kept while
+// building (sources, sinks, join == num_predecessors) spare compile() a pass
+// over the nodes, except to list the sources of a graph with few of them; a
+// graph made mostly of sources is scanned by its runs instead.
 #include <ember/runtime/task_graph.hpp>
 
 #include <functional>
+#include <limits>
 #include <queue>
 
 namespace ember::runtime {
@@ -19,50 +22,70 @@ namespace ember::runtime {
 using detail::GraphNode;
 using detail::Job;
 
-namespace detail {
+namespace {
 
-struct GraphRun : RunState {
-  TaskGraph* graph = nullptr;
-  int64_t iterations_left = 0;  // touched only by each iteration's finisher
-  alignas(64) std::atomic<int64_t> pending{0};
-  std::shared_ptr<GraphRun> self;  // keeps the state alive while running
-
-  static void start_iteration(GraphRun& run, Executor& ex, const std::vector<Job*>& sources);
-  static void finish_iteration(GraphRun& run, Executor& ex);
-  static void execute_node(Job* job, Executor& ex);
+// Successor lists by index, in edge insertion order (compressed sparse rows):
+// successors of i are targets[offsets[i] .. offsets[i + 1]).
+struct Adjacency {
+  std::vector<uint32_t> offsets;
+  std::vector<uint32_t> targets;
 };
 
-}  // namespace detail
+template <class Edges>
+Adjacency build_adjacency(size_t n, const Edges& edges) {
+  Adjacency adj;
+  adj.offsets.assign(n + 1, 0);
+  for (const auto& e : edges) ++adj.offsets[e.from + 1];
+  for (size_t i = 0; i < n; ++i) adj.offsets[i + 1] += adj.offsets[i];
+  adj.targets.resize(edges.size());
+  std::vector<uint32_t> cursor(adj.offsets.begin(), adj.offsets.end() - 1);
+  for (const auto& e : edges) adj.targets[cursor[e.from]++] = e.to;
+  return adj;
+}
 
+}  // namespace
 
 // ---- Task -------------------------------------------------------------------------
 
 Task& Task::name(std::string name) {
   EMBER_CHECK(node_ != nullptr, "Task::name: empty task handle");
-  node_->graph->check_not_running("rename a task");
-  node_->name = std::move(name);
-  node_->label = node_->name.c_str();
+  graph_->check_not_running("rename a task");
+  std::string& stored = graph_->names_[index_];
+  stored = std::move(name);
+  node_->label = stored.c_str();
   return *this;
 }
 
 const std::string& Task::name() const {
+  static const std::string kNoName;
   EMBER_CHECK(node_ != nullptr, "Task::name: empty task handle");
-  return node_->name;
+  auto it = graph_->names_.find(index_);
+  return it == graph_->names_.end() ? kNoName : it->second;
 }
-
-size_t Task::index() const { return node_->index; }
-size_t Task::num_successors() const { return node_->successors.size(); }
-size_t Task::num_predecessors() const { return static_cast<size_t>(node_->num_predecessors); }
 
 void Task::add_edge(const Task& from, const Task& to) {
   EMBER_CHECK(from.node_ && to.node_, "Task::precede: empty task handle");
-  EMBER_CHECK(from.node_->graph == to.node_->graph, "Task::precede: '", from.node_->display_name(),
-              "' and '", to.node_->display_name(), "' belong to different graphs");
-  TaskGraph& g = *from.node_->graph;
+  EMBER_CHECK(from.graph_ == to.graph_, "Task::precede: '", from.graph_->display_name(from.index_),
+              "' and '", to.graph_->display_name(to.index_), "' belong to different graphs");
+  TaskGraph& g = *from.graph_;
   g.check_not_running("add a dependency");
-  from.node_->successors.push_back(to.node_);
-  ++to.node_->num_predecessors;
-  ++g.num_edges_;
+  GraphNode& f = *from.node_;
+  GraphNode& t = *to.node_;
+  EMBER_CHECK(g.edges_.size() < std::numeric_limits<uint32_t>::max() &&
+                  t.num_predecessors < std::numeric_limits<int32_t>::max(),
+              "TaskGraph '", g.name_, "': too many dependencies");
+  if (f.num_successors == 0) {
+    f.first_successor = static_cast<uint32_t>(g.edges_.size());
+    --g.num_sinks_;
+  } else if (g.edges_.back().from != from.index_) {
+    g.grouped_ = false;
+  }
+  if (t.num_predecessors == 0) --g.num_sources_;
+  g.edges_.push_back(TaskGraph::Edge{from.index_, to.index_});
+  ++f.num_successors;
+  ++t.num_predecessors;
+  t.join.store(t.num_predecessors, std::memory_order_relaxed);  // Note [join reset]
+  g.forward_only_ = g.forward_only_ && from.index_ < to.index_;
   ++g.version_;
 }
 
@@ -72,63 +95,92 @@ TaskGraph::TaskGraph() : TaskGraph("taskgraph") {}
 TaskGraph::TaskGraph(std::string name) : name_(std::move(name)) {}
 
 TaskGraph::~TaskGraph() {
-  if (!running()) return;
-  if (auto run = current_run_.lock(); run && run->executor)
-    run->executor->wait_until([&] { return run->done.load(std::memory_order_acquire); });
+  if (running()) {
+    if (auto run = current_run_.lock(); run && run->executor)
+      run->executor->wait_until([&] { return run->done.load(std::memory_order_acquire); });
+  }
+  destroy_callables();
 }
 
-void TaskGraph::check_not_running(const char* what) const {
-  EMBER_CHECK(!running(), "TaskGraph '", name_, "': cannot ", what, " while the graph is running");
+void TaskGraph::throw_running(const char* what) const {
+  EMBER_FAIL("TaskGraph '", name_, "': cannot ", what, " while the graph is running");
 }
 
-Task TaskGraph::emplace_function(std::function<void()> fn) {
+std::string TaskGraph::display_name(size_t index) const {
+  auto it = names_.find(static_cast<uint32_t>(index));
+  return it == names_.end() || it->second.empty() ? "task#" + std::to_string(index) : it->second;
+}
+
+GraphNode& TaskGraph::new_node() {
   check_not_running("add a task");
+  EMBER_CHECK(nodes_.size() < detail::NodeArena::kMaxNodes, "TaskGraph '", name_, "': too many tasks");
   GraphNode& node = nodes_.emplace_back();
-  node.graph = this;
-  node.index = nodes_.size() - 1;
-  node.fn = std::move(fn);
-  node.exec = &detail::GraphRun::execute_node;
+  node.exec = &detail::execute_graph_node;
+  node.batch_key = this;
+  ++num_sources_;
+  ++num_sinks_;
   ++version_;
-  return Task(&node);
+  return node;
+}
+
+void TaskGraph::discard_last_node() noexcept {
+  nodes_.pop_back();
+  --num_sources_;
+  --num_sinks_;
+}
+
+void TaskGraph::destroy_callables() noexcept {
+  for (const Destructor& d : destructors_) d.destroy(d.object);
+  destructors_.clear();
+  callable_bytes_.clear();
 }
 
 void TaskGraph::clear() {
   check_not_running("clear the graph");
+  destroy_callables();
   nodes_.clear();
+  names_.clear();
+  edges_.clear();
+  sorted_edges_.clear();
+  grouped_ = true;
+  forward_only_ = true;
+  successors_ = nullptr;
   sources_.clear();
-  num_edges_ = 0;
+  num_sources_ = 0;
+  num_sinks_ = 0;
   ++version_;
 }
 
 namespace {
 
-std::string cycle_message(const detail::NodeStore& nodes, const std::vector<int>& indegree) {
+std::string cycle_message(const Adjacency& adj, const std::vector<int>& indegree,
+                          const std::function<std::string(size_t)>& name_of) {
   // Every node left with indegree > 0 lies on or behind a cycle: a DFS over
   // them finds a back edge, and the DFS path from its target is the cycle.
-  const size_t n = nodes.size();
+  const size_t n = indegree.size();
   std::vector<char> color(n, 0);  // 0 new, 1 on the path, 2 done
   for (size_t root = 0; root < n; ++root) {
     if (indegree[root] == 0 || color[root] != 0) continue;
-    std::vector<std::pair<size_t, size_t>> path{{root, 0}};
+    std::vector<std::pair<size_t, size_t>> path{{root, adj.offsets[root]}};
     color[root] = 1;
     while (!path.empty()) {
       auto& [u, next] = path.back();
-      if (next == nodes[u].successors.size()) {
+      if (next == adj.offsets[u + 1]) {
         color[u] = 2;
         path.pop_back();
         continue;
       }
-      const size_t v = nodes[u].successors[next++]->index;
+      const size_t v = adj.targets[next++];
       if (indegree[v] == 0 || color[v] == 2) continue;
       if (color[v] == 1) {
         std::string msg = "TaskGraph: cycle detected: ";
         size_t start = 0;
         while (path[start].first != v) ++start;
-        for (size_t i = start; i < path.size(); ++i) msg += nodes[path[i].first].display_name() + " -> ";
-        return msg + nodes[v].display_name();
+        for (size_t i = start; i < path.size(); ++i) msg += name_of(path[i].first) + " -> ";
+        return msg + name_of(v);
       }
       color[v] = 1;
-      path.emplace_back(v, 0);
+      path.emplace_back(v, adj.offsets[v]);
     }
   }
   return "TaskGraph: cycle detected";
@@ -138,6 +190,7 @@ std::string cycle_message(const detail::NodeStore& nodes, const std::vector<int>
 
 std::vector<Task> TaskGraph::topological_order() const {
   const size_t n = nodes_.size();
+  const Adjacency adj = build_adjacency(n, edges_);
   std::vector<int> indegree(n);
   std::priority_queue<size_t, std::vector<size_t>, std::greater<>> ready;
   for (size_t i = 0; i < n; ++i) {
@@ -146,46 +199,69 @@ std::vector<Task> TaskGraph::topological_order() const {
   }
   std::vector<Task> order;
   order.reserve(n);
+  auto* self = const_cast<TaskGraph*>(this);
   while (!ready.empty()) {
     const size_t i = ready.top();
     ready.pop();
-    order.push_back(Task(const_cast<GraphNode*>(&nodes_[i])));
-    for (GraphNode* s : nodes_[i].successors)
-      if (--indegree[s->index] == 0) ready.push(s->index);
+    order.push_back(Task(self, &self->nodes_[i], static_cast<uint32_t>(i)));
+    for (uint32_t k = adj.offsets[i]; k < adj.offsets[i + 1]; ++k)
+      if (--indegree[adj.targets[k]] == 0) ready.push(adj.targets[k]);
   }
-  if (order.size() != n) EMBER_FAIL(cycle_message(nodes_, indegree));
+  if (order.size() != n)
+    EMBER_FAIL(cycle_message(adj, indegree, [&](size_t i) { return display_name(i); }));
   return order;
 }
 
 void TaskGraph::validate() const {
+  if (forward_only_) return;  // edges only go forward in insertion order: a DAG
   // Plain Kahn (no tie-breaking): only the count of ordered nodes matters.
   const size_t n = nodes_.size();
+  const Adjacency adj = build_adjacency(n, edges_);
   std::vector<int> indegree(n);
-  std::vector<size_t> ready;
+  std::vector<uint32_t> ready;
   for (size_t i = 0; i < n; ++i) {
     indegree[i] = nodes_[i].num_predecessors;
-    if (indegree[i] == 0) ready.push_back(i);
+    if (indegree[i] == 0) ready.push_back(static_cast<uint32_t>(i));
   }
   size_t ordered = 0;
   while (!ready.empty()) {
-    const size_t i = ready.back();
+    const uint32_t i = ready.back();
     ready.pop_back();
     ++ordered;
-    for (const GraphNode* s : nodes_[i].successors)
-      if (--indegree[s->index] == 0) ready.push_back(s->index);
+    for (uint32_t k = adj.offsets[i]; k < adj.offsets[i + 1]; ++k)
+      if (--indegree[adj.targets[k]] == 0) ready.push_back(adj.targets[k]);
   }
-  if (ordered != n) EMBER_FAIL(cycle_message(nodes_, indegree));
+  if (ordered != n) EMBER_FAIL(cycle_message(adj, indegree, [&](size_t i) { return display_name(i); }));
 }
 
-const std::vector<Job*>& TaskGraph::prepare_run() {
-  if (validated_version_ != version_) {
-    validate();
-    sources_.clear();
-    for (size_t i = 0; i < nodes_.size(); ++i)
-      if (nodes_[i].num_predecessors == 0) sources_.push_back(&nodes_[i]);
-    validated_version_ = version_;
+void TaskGraph::compile() {
+  if (compiled_version_ == version_) return;
+  validate();
+  if (grouped_) {
+    sorted_edges_.clear();
+    successors_ = edges_.data();
+  } else {
+    // Counting sort by source; first_successor ends at each range's end and is
+    // walked back to its start by the edges taken in reverse order.
+    sorted_edges_.resize(edges_.size());
+    uint32_t offset = 0;
+    nodes_.for_each([&](GraphNode& node) {
+      offset += node.num_successors;
+      node.first_successor = offset;
+    });
+    for (size_t e = edges_.size(); e-- > 0;) sorted_edges_[--nodes_[edges_[e].from].first_successor] = edges_[e];
+    successors_ = sorted_edges_.data();
   }
-  return sources_;
+  const auto n = static_cast<int64_t>(nodes_.size());
+  scan_sources_ = num_sources_ * 4 >= n;
+  sources_.clear();
+  if (!scan_sources_) {
+    sources_.reserve(static_cast<size_t>(num_sources_));
+    nodes_.for_each([&](GraphNode& node) {
+      if (node.num_predecessors == 0) sources_.push_back(&node);
+    });
+  }
+  compiled_version_ = version_;
 }
 
 void TaskGraph::begin_run_or_throw(const char* who) {
@@ -204,104 +280,14 @@ void TaskGraph::dump_dot(std::ostream& os) const {
     }
     return out + '"';
   };
+  const size_t n = nodes_.size();
+  const Adjacency adj = build_adjacency(n, edges_);
   os << "digraph " << quoted(name_) << " {\n";
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    os << "  n" << i << " [label=" << quoted(nodes_[i].display_name()) << "];\n";
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    for (const GraphNode* s : nodes_[i].successors) os << "  n" << i << " -> n" << s->index << ";\n";
+  for (size_t i = 0; i < n; ++i) os << "  n" << i << " [label=" << quoted(display_name(i)) << "];\n";
+  for (size_t i = 0; i < n; ++i)
+    for (uint32_t k = adj.offsets[i]; k < adj.offsets[i + 1]; ++k)
+      os << "  n" << i << " -> n" << adj.targets[k] << ";\n";
   os << "}\n";
-}
-
-// ---- running a graph on the Executor (Note [graph run]) --------------------------------
-
-namespace detail {
-
-void GraphRun::start_iteration(GraphRun& run, Executor& ex, const std::vector<Job*>& sources) {
-  detail::NodeStore& nodes = run.graph->nodes_;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    nodes[i].join.store(nodes[i].num_predecessors, std::memory_order_relaxed);
-    nodes[i].run = &run;
-  }
-  run.pending.store(static_cast<int64_t>(run.graph->size()), std::memory_order_relaxed);
-  ex.schedule_batch(sources.data(), sources.size());  // publishes the resets
-}
-
-void GraphRun::finish_iteration(GraphRun& run, Executor& ex) {
-  if (--run.iterations_left > 0 && !run.cancelled.load(std::memory_order_relaxed)) {
-    start_iteration(run, ex, run.graph->sources_);
-    return;
-  }
-  std::shared_ptr<GraphRun> keep_alive = std::move(run.self);
-  run.graph->running_.store(false, std::memory_order_release);
-  run.done.store(true, std::memory_order_seq_cst);
-  ex.notify_condition_waiters();
-  ex.end_run();
-}
-
-void GraphRun::execute_node(Job* job, Executor& ex) {
-  auto* node = static_cast<GraphNode*>(job);
-  GraphRun& run = *node->run;
-  const bool chain = !ex.trace_enabled();  // traced runs push every node, one event each
-  for (;;) {
-    if (node->fn && !run.cancelled.load(std::memory_order_relaxed)) {
-      try {
-        node->fn();
-      } catch (...) {
-        run.fail(std::current_exception());
-      }
-    }
-    GraphNode* next = nullptr;
-    for (GraphNode* s : node->successors) {
-      if (s->join.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        if (chain && next == nullptr) {
-          next = s;
-        } else {
-          ex.schedule(s);
-        }
-      }
-    }
-    if (run.pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      finish_iteration(run, ex);
-      return;
-    }
-    if (next == nullptr) return;
-    node = next;
-  }
-}
-
-}  // namespace detail
-
-RunHandle Executor::run(TaskGraph& graph) { return run_n(graph, 1); }
-
-RunHandle Executor::run_n(TaskGraph& graph, int64_t n) {
-  EMBER_CHECK(n >= 0, "Executor::run_n: n must be >= 0, got ", n);
-  graph.begin_run_or_throw("Executor::run");
-  auto run = std::make_shared<detail::GraphRun>();
-  run->executor = this;
-  run->graph = &graph;
-  run->iterations_left = n;
-  graph.current_run_ = run;
-  const std::vector<Job*>* sources = nullptr;
-  try {
-    sources = &graph.prepare_run();
-  } catch (...) {
-    graph.running_.store(false, std::memory_order_release);
-    throw;
-  }
-  if (n == 0 || graph.empty()) {
-    graph.running_.store(false, std::memory_order_release);
-    run->done.store(true, std::memory_order_release);
-    return RunHandle(std::move(run));
-  }
-  run->self = run;
-  begin_run();
-  detail::Participation participation(*this);  // sources go to the caller's deque when free
-  detail::GraphRun::start_iteration(*run, *this, *sources);
-  if (num_threads_ == 1) {  // Executor(1): run inline now
-    detail::RunState& s = *run;
-    wait_until([&] { return s.done.load(std::memory_order_acquire); });
-  }
-  return RunHandle(std::move(run));
 }
 
 }  // namespace ember::runtime
