@@ -11,6 +11,8 @@ set -euo pipefail
 
 EMBER_PACKAGES=(
   cmake ninja-build g++ ccache python3
+  python3-venv          # the venv of the safetensors interop test (tools/test.sh)
+  clang libclang-rt-dev lld  # libFuzzer and its link (the fuzz stage of tools/test.sh)
   libgtest-dev libbenchmark-dev libstb-dev zlib1g-dev nlohmann-json3-dev
   libcli11-dev          # command lines of the recipe binaries
   libtbb-dev            # the baseline in benchmarks/bench_runtime only
