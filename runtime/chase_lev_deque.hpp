@@ -9,6 +9,8 @@
 //  - push/pop are called by one owner at a time (ownership may move between
 //    threads only through a release/acquire hand-off, see Executor's caller
 //    slot); steal may be called by any thread concurrently.
+//  - push overwrites only slots below top_cache_ + capacity, and top_cache_ was
+//    read with acquire, so every thief that read such a slot is done with it.
 //  - A thief may still be reading an array the owner has just outgrown, so old
 //    arrays are retired, not freed, until the deque itself is destroyed (the
 //    total retired memory is bounded by the final capacity).
@@ -76,9 +78,13 @@ class ChaseLevDeque {
   void push(T item) {
     constexpr auto relaxed = std::memory_order_relaxed;
     const int64_t b = bottom_.load(relaxed);
-    const int64_t t = top_.load(order_or_seq_cst(std::memory_order_acquire));
     Array* a = array_.load(relaxed);
-    if (b - t > a->capacity - 1) a = grow(a, b, t);
+    // top only grows, so a stale top overestimates the size: re-read the
+    // (thief-written, often remote) top only when the array looks full.
+    if (b - top_cache_ > a->capacity - 1) {
+      top_cache_ = top_.load(order_or_seq_cst(std::memory_order_acquire));
+      if (b - top_cache_ > a->capacity - 1) a = grow(a, b, top_cache_);
+    }
     a->put(b, item);
 #ifndef EMBER_TSAN
     std::atomic_thread_fence(std::memory_order_release);
@@ -159,6 +165,7 @@ class ChaseLevDeque {
 
   alignas(64) std::atomic<int64_t> top_{0};
   alignas(64) std::atomic<int64_t> bottom_{0};
+  int64_t top_cache_ = 0;  // owner only: a top seen by push (acquire), <= top_
   alignas(64) std::atomic<Array*> array_{nullptr};
   std::vector<std::unique_ptr<Array>> arrays_;  // owner only: current + retired
 };

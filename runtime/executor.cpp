@@ -306,9 +306,11 @@ Job* Executor::steal_work(Worker* me) {
   const size_t n = s.workers.size();
   if (n == 1 && me) return nullptr;
   uint32_t& rng = me ? me->rng : tl_rng;
-  const size_t start = xorshift32(rng) % n;
-  for (size_t i = 0; i < n; ++i) {
-    Worker* victim = s.workers[(start + i) % n].get();
+  // A random first victim in [0, n) by multiply-shift (no division), then
+  // every other deque in turn.
+  size_t v = static_cast<size_t>((uint64_t{xorshift32(rng)} * n) >> 32);
+  for (size_t i = 0; i < n; ++i, v = v + 1 == n ? 0 : v + 1) {
+    Worker* victim = s.workers[v].get();
     if (victim == me) continue;
     if (Job* j = victim->deque.steal()) return j;
   }
@@ -398,6 +400,25 @@ void Executor::worker_loop(Worker* w) {
   }
 }
 
+// A waiting thread that just ran a job keeps popping its own jobs of the same
+// batch key (Note [batched completions]) before it flushes and re-checks its
+// condition, so a stream of one group's tasks costs one counter RMW per
+// stream, not per task. Bounded, so the condition is still checked often.
+void Executor::run_local_batch(Worker* me) {
+  constexpr int kMaxLocalBatch = 64;
+  if (!me) return;
+  for (int k = 1; k < kMaxLocalBatch && tl_deferred.key; ++k) {
+    Job* j = me->deque.pop();
+    if (!j) return;
+    if (j->batch_key != tl_deferred.key) {
+      me->deque.push(j);  // not ours to batch: back where it was
+      notify_work();       // a sleeper may have re-checked while it was out
+      return;
+    }
+    execute(j, me);
+  }
+}
+
 void Executor::wait_until_impl(detail::FunctionRef<bool()> pred) {
   detail::Participation participation(*this);
   Worker* me = current_worker();
@@ -408,6 +429,7 @@ void Executor::wait_until_impl(detail::FunctionRef<bool()> pred) {
     if (!j) j = spin_for_work(me, &pred);
     if (j) {
       execute(j, me);
+      run_local_batch(me);
       continue;
     }
     if (pred()) return;
@@ -451,134 +473,22 @@ TaskGroup::TaskGroup(Executor& ex) : ex_(ex), participation_(ex) {}
 TaskGroup::TaskGroup() : TaskGroup(default_executor()) {}
 
 TaskGroup::~TaskGroup() {
-  ex_.wait_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
+  ex_.wait_until([&] { return all_done(); });
+}
+
+bool TaskGroup::all_done() noexcept {
+  if (owner_spawned_ != 0) {  // Note [owner spawns]
+    pending_.fetch_add(owner_spawned_, std::memory_order_seq_cst);
+    owner_spawned_ = 0;
+  }
+  return pending_.load(std::memory_order_acquire) == 0;
 }
 
 void TaskGroup::wait() {
-  ex_.wait_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
+  ex_.wait_until([&] { return all_done(); });
   cancelled_.store(false, std::memory_order_relaxed);
   if (std::exception_ptr e = error_.take()) std::rethrow_exception(e);
 }
-
-// ---- job memory ------------------------------------------------------------------------
-//
-// Note [job pool]: spawned jobs are allocated from per-thread pools of 64/128/
-// 256-byte blocks carved from 64 KiB slabs. The allocating thread owns the
-// block: a free on the owner pushes onto its private list; a free on any other
-// thread pushes onto the owner's lock-free `remote` stack (one CAS), which the
-// owner takes whole (one exchange, so no ABA) when its private list runs dry.
-// Pools outlive their threads: an exiting thread leaves its pool to the next
-// new thread, so blocks still in flight always have a live owner.
-
-namespace {
-
-constexpr size_t kNumJobClasses = 3;
-constexpr size_t kJobClassBytes[kNumJobClasses] = {64, 128, 256};
-constexpr size_t kBigJob = kNumJobClasses;
-constexpr size_t kSlabBytes = 64 * 1024;
-
-struct FreeBlock {
-  FreeBlock* next;
-};
-struct JobPool {
-  FreeBlock* local[kNumJobClasses] = {};
-  alignas(64) std::atomic<FreeBlock*> remote[kNumJobClasses] = {};
-  std::vector<std::unique_ptr<std::byte[]>> slabs;
-};
-struct alignas(16) BlockHeader {
-  JobPool* owner;
-  size_t size_class;
-};
-
-std::mutex& orphan_pools_mu() {
-  static std::mutex mu;
-  return mu;
-}
-std::vector<JobPool*>& orphan_pools() {
-  static auto* pools = new std::vector<JobPool*>();  // never destroyed: see the note
-  return *pools;
-}
-
-struct ThreadJobPool {
-  JobPool* pool = nullptr;
-  ~ThreadJobPool() {
-    if (!pool) return;
-    std::lock_guard lock(orphan_pools_mu());
-    orphan_pools().push_back(pool);
-  }
-  JobPool& get() {
-    if (pool) return *pool;
-    std::lock_guard lock(orphan_pools_mu());
-    auto& orphans = orphan_pools();
-    if (orphans.empty()) {
-      pool = new JobPool();
-    } else {
-      pool = orphans.back();
-      orphans.pop_back();
-    }
-    return *pool;
-  }
-};
-thread_local ThreadJobPool tl_job_pool;
-
-FreeBlock* carve_slab(JobPool& pool, size_t size_class) {
-  const size_t block = kJobClassBytes[size_class];
-  pool.slabs.push_back(std::make_unique<std::byte[]>(kSlabBytes));
-  std::byte* base = pool.slabs.back().get();
-  FreeBlock* head = nullptr;
-  for (size_t i = kSlabBytes / block; i-- > 0;) {  // address order: a warm, linear start
-    auto* b = reinterpret_cast<FreeBlock*>(base + i * block);
-    b->next = head;
-    head = b;
-  }
-  return head;
-}
-
-}  // namespace
-
-namespace detail {
-
-void* allocate_job_memory(size_t bytes) {
-  const size_t total = bytes + sizeof(BlockHeader);
-  size_t size_class = 0;
-  while (size_class < kNumJobClasses && total > kJobClassBytes[size_class]) ++size_class;
-  if (size_class == kBigJob) {
-    auto* h = static_cast<BlockHeader*>(::operator new(total));
-    *h = BlockHeader{nullptr, kBigJob};
-    return h + 1;
-  }
-  JobPool& pool = tl_job_pool.get();
-  FreeBlock* b = pool.local[size_class];
-  if (!b) b = pool.remote[size_class].exchange(nullptr, std::memory_order_acquire);
-  if (!b) b = carve_slab(pool, size_class);
-  pool.local[size_class] = b->next;
-  auto* h = reinterpret_cast<BlockHeader*>(b);
-  *h = BlockHeader{&pool, size_class};
-  return h + 1;
-}
-
-void free_job_memory(void* p) noexcept {
-  BlockHeader* h = static_cast<BlockHeader*>(p) - 1;
-  JobPool* owner = h->owner;
-  const size_t size_class = h->size_class;
-  if (size_class == kBigJob) {
-    ::operator delete(h);
-    return;
-  }
-  auto* b = reinterpret_cast<FreeBlock*>(h);
-  if (owner == tl_job_pool.pool) {
-    b->next = owner->local[size_class];
-    owner->local[size_class] = b;
-    return;
-  }
-  FreeBlock* head = owner->remote[size_class].load(std::memory_order_relaxed);
-  do {
-    b->next = head;
-  } while (!owner->remote[size_class].compare_exchange_weak(head, b, std::memory_order_release,
-                                                             std::memory_order_relaxed));
-}
-
-}  // namespace detail
 
 // ---- the default executor ---------------------------------------------------------------
 

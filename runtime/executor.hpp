@@ -24,6 +24,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -256,6 +257,7 @@ class Executor {
   struct SleepNode;
 
   void wait_until_impl(detail::FunctionRef<bool()> pred);
+  void run_local_batch(Worker* me);
   void worker_loop(Worker* w);
   detail::Job* find_work(Worker* me);
   detail::Job* steal_work(Worker* me);
@@ -345,9 +347,19 @@ class TaskGroup {
     Executor& ex = ex_;  // the group may be gone once the counter reaches zero
     if (pending_.fetch_sub(count, std::memory_order_seq_cst) == count) ex.notify_condition_waiters();
   }
+  // The wait condition, evaluated on the owning thread: adds the owner's
+  // spawns to pending_, then checks it.
+  bool all_done() noexcept;
 
   Executor& ex_;
   detail::Participation participation_;
+  // Note [owner spawns]: the creating thread counts its spawns in
+  // owner_spawned_ (no atomic RMW per spawn) and adds them to pending_ when it
+  // checks the wait condition; other threads add theirs to pending_ directly.
+  // pending_ may dip below zero meanwhile; it reaches zero for good only once
+  // the owner has added everything and every task has finished.
+  const std::thread::id owner_ = std::this_thread::get_id();
+  int64_t owner_spawned_ = 0;
   std::atomic<int64_t> pending_{0};
   std::atomic<bool> cancelled_{false};
   detail::FirstError error_;
@@ -363,8 +375,13 @@ void TaskGroup::spawn(F&& fn) {
     invoke(local);
     return;
   }
-  pending_.fetch_add(1, std::memory_order_relaxed);
-  ex_.schedule(detail::new_job<SpawnedJob<Fn>>(this, std::forward<F>(fn)));
+  detail::Job* job = detail::new_job<SpawnedJob<Fn>>(this, std::forward<F>(fn));
+  if (std::this_thread::get_id() == owner_) {  // Note [owner spawns]
+    ++owner_spawned_;
+  } else {
+    pending_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ex_.schedule(job);
 }
 
 template <class F>

@@ -1,5 +1,6 @@
-// Tests of the Chase–Lev deque: owner LIFO / thief FIFO order, growth, and a
-// concurrent owner-vs-thieves run in which every item is taken exactly once.
+// Tests of the Chase–Lev deque: owner LIFO / thief FIFO order, growth, reuse
+// of the array without growth, and a concurrent owner-vs-thieves run in which
+// every item is taken exactly once.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -35,6 +36,23 @@ TEST(ChaseLevDeque, GrowsAndKeepsOrder) {
   for (intptr_t i = 1; i <= 500; ++i) ASSERT_EQ(dq.steal(), i);
   for (intptr_t i = 1000; i > 500; --i) ASSERT_EQ(dq.pop(), i);
   EXPECT_EQ(dq.pop(), 0);
+}
+
+TEST(ChaseLevDeque, ReusesItsArrayWhenItemsAreTakenAsFastAsPushed) {
+  // push reads top only when its cached top says the array is full; the
+  // re-read must find the room that pops and steals made, not grow.
+  ChaseLevDeque<intptr_t> dq(16);
+  for (intptr_t i = 1; i <= 10000; ++i) {
+    dq.push(i);
+    ASSERT_EQ(i % 2 ? dq.pop() : dq.steal(), i);
+  }
+  for (intptr_t i = 1; i <= 10000; ++i) {
+    dq.push(i);
+    dq.push(i + 1);
+    ASSERT_EQ(dq.steal(), i);
+    ASSERT_EQ(dq.pop(), i + 1);
+  }
+  EXPECT_EQ(dq.capacity(), 16);
 }
 
 TEST(ChaseLevDeque, ConcurrentStealsTakeEachItemExactlyOnce) {

@@ -1,6 +1,7 @@
 // Tests of the Executor's task API: async, TaskGroup, nested waits (fib on 1,
 // 2, 4 and 8 threads), exceptions and cancellation, a many-task stress run,
-// idle parking, tracing, and the default executor.
+// spawns from the owner and from tasks, short-lived spawning threads, idle
+// parking, tracing, and the default executor.
 #include <gtest/gtest.h>
 
 #include <time.h>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -145,6 +147,50 @@ TEST_P(ExecutorThreads, ManyTasksStressEachRunsOnce) {
   tg.wait();
   const int64_t n = outer * inner;
   EXPECT_EQ(sum.load(), n * (n - 1) / 2);
+}
+
+TEST_P(ExecutorThreads, SpawnsFromOwnerAndFromTasksAreAllWaitedFor) {
+  // The owner counts its spawns apart from the other threads' (Note [owner
+  // spawns]); tasks spawn more into the same group, some of them on the owner
+  // while it waits. wait() must return only after every one of them ran.
+  Executor ex(GetParam());
+  TaskGroup tg(ex);
+  std::atomic<int64_t> ran{0};
+  std::function<void(int)> spawn_tree = [&](int depth) {
+    tg.spawn([&, depth] {
+      ran.fetch_add(1);
+      if (depth > 0) {
+        spawn_tree(depth - 1);
+        spawn_tree(depth - 1);
+      }
+    });
+  };
+  for (int round = 1; round <= 3; ++round) {
+    for (int i = 0; i < 8; ++i) spawn_tree(kTsan ? 5 : 9);
+    tg.wait();
+    EXPECT_EQ(ran.load(), round * 8 * ((1 << (kTsan ? 6 : 10)) - 1));
+  }
+}
+
+TEST(Executor, ShortLivedThreadsSpawnAndExit) {
+  // Jobs allocated by threads that exit are freed by others, in batches
+  // (Note [job pool]); blocks and batches must survive their threads.
+  Executor ex(3);
+  std::atomic<int64_t> ran{0};
+  for (int round = 0; round < (kTsan ? 5 : 40); ++round) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([&] {
+        TaskGroup tg(ex);
+        for (int i = 0; i < 100; ++i) tg.spawn([&] { ran.fetch_add(1); });
+        tg.wait();
+        auto f = ex.async([] { return 1; });
+        ran.fetch_add(f.get());
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  EXPECT_EQ(ran.load(), (kTsan ? 5 : 40) * 3 * 101);
 }
 
 TEST_P(ExecutorThreads, WorkerIdsAreInRangeInsideAndMinusOneOutside) {
