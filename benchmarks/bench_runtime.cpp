@@ -1,28 +1,31 @@
-// bench_runtime: ember's executor against simple baselines and oneTBB.
+// bench_runtime: ember's executor against a mutex-queue pool, std::async and
+// oneTBB on the workloads: spawn-and-run of empty tasks, dependency
+// cost, linear chain, binary tree, wavefront, parallel_for over 1e6 floats.
 //
-// Per-item times are counters (per_task, per_edge, per_item, per_call: seconds
-// per item, printed with an SI prefix) over real time, since the work runs on
-// several threads. Every runtime gets the same number of threads
-// (EMBER_BENCH_THREADS, default 2): ember's Executor(n) is the caller plus n-1
-// workers, oneTBB is limited to n with global_control, the mutex-queue pool
-// runs n threads while the submitter blocks, std::async starts one thread per
-// task. oneTBB runs only when the build found it (EMBER_BENCH_WITH_TBB).
+// Names are BM_<workload>_<runtime>. Per-item times are counters (per_task,
+// per_edge, per_item, per_call: seconds per item, printed with an SI prefix)
+// over real time; the CPU column is the whole process's CPU time, spinning
+// included. Every runtime gets the same number of threads (EMBER_BENCH_THREADS,
+// default 2): ember's Executor(n) is the caller plus n-1 workers, oneTBB is
+// limited to n with global_control, the mutex-queue pool runs n threads while
+// the submitter blocks, std::async starts a thread per call. oneTBB runs only
+// when the build found it (EMBER_BENCH_WITH_TBB). Run with
+// --benchmark_enable_random_interleaving=true --benchmark_repetitions=5 so
+// every runtime sees the same machine load.
 #include <benchmark/benchmark.h>
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdlib>
-#include <deque>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
-#include <thread>
+#include <string>
 #include <vector>
 
 #include <ember/runtime/executor.hpp>
 #include <ember/runtime/parallel_for.hpp>
 #include <ember/runtime/task_graph.hpp>
+
+#include "bench_runtime_baselines.hpp"
 
 #ifdef EMBER_BENCH_WITH_TBB
 #include <oneapi/tbb/flow_graph.h>
@@ -33,6 +36,7 @@
 
 namespace {
 
+using bench::Dag;
 using ember::runtime::Executor;
 using ember::runtime::Task;
 using ember::runtime::TaskGraph;
@@ -41,14 +45,16 @@ int bench_threads() {
   const char* env = std::getenv("EMBER_BENCH_THREADS");
   return env ? std::max(1, std::atoi(env)) : 2;
 }
-
 Executor& ember_pool() {
   static Executor ex(bench_threads());
   return ex;
 }
+bench::MutexQueuePool& mutex_pool() {  // idle threads sleep on a condition variable
+  static bench::MutexQueuePool pool(bench_threads());
+  return pool;
+}
 
 void per_item(benchmark::State& state, int64_t items, const char* what) {
-  // Seconds per item; printed with an SI prefix, e.g. per_task=85.2ns.
   state.counters[what] = benchmark::Counter(static_cast<double>(items),
                                             benchmark::Counter::kIsIterationInvariantRate |
                                                 benchmark::Counter::kInvert);
@@ -56,65 +62,26 @@ void per_item(benchmark::State& state, int64_t items, const char* what) {
 
 constexpr int64_t kSpawnTasks = 1'000'000;
 constexpr int64_t kAsyncTasks = 2'000;  // one OS thread each
-constexpr int64_t kChain = 100'000;
-constexpr int kTreeDepth = 16;          // 2^16 - 1 tasks
-constexpr int kWaveSide = 256;          // 65536 tasks, ~131k edges
-constexpr int kLayer = 256;             // 256 x 256 = 65536 edges
 constexpr int64_t kForItems = 1'000'000;
 
-// ---- baseline: one mutex-protected FIFO shared by every thread -------------------
-
-class MutexQueuePool {
- public:
-  explicit MutexQueuePool(int n) {
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { loop(); });
-  }
-  ~MutexQueuePool() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  void submit(std::function<void()> fn) {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back(std::move(fn));
-      ++outstanding_;
-    }
-    cv_.notify_one();
-  }
-  void wait_idle() {
-    std::unique_lock lock(mu_);
-    idle_cv_.wait(lock, [&] { return outstanding_ == 0; });
-  }
-
- private:
-  void loop() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      auto fn = std::move(queue_.front());
-      queue_.pop_front();
-      lock.unlock();
-      fn();
-      lock.lock();
-      if (--outstanding_ == 0) idle_cv_.notify_all();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_, idle_cv_;
-  std::deque<std::function<void()>> queue_;
-  int64_t outstanding_ = 0;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
+struct Workload {
+  const char* name;
+  Dag (*make)();
+  const char* unit;  // per_task or per_edge
 };
+const Workload kWorkloads[] = {
+    {"Edges", [] { return bench::make_bipartite(256); }, "per_edge"},  // 65,536 edges
+    {"Chain", [] { return bench::make_chain(100'000); }, "per_task"},
+    {"Tree", [] { return bench::make_tree(16); }, "per_task"},  // 65,535 tasks
+    {"Wavefront", [] { return bench::make_wavefront(256); }, "per_task"},  // 65,536 tasks
+};
+int64_t items_of(const Workload& w, const Dag& d) {
+  return std::string(w.unit) == "per_edge" ? static_cast<int64_t>(d.edges.size()) : d.n;
+}
 
-// ---- spawn-and-run of empty tasks -------------------------------------------------
+// ---- spawn-and-run of empty tasks ---------------------------------------------------
 
-void BM_Spawn_Ember_TaskGroup(benchmark::State& state) {
+void BM_Spawn_Ember(benchmark::State& state) {  // TaskGroup::spawn
   Executor& ex = ember_pool();
   for (auto _ : state) {
     ember::runtime::TaskGroup tg(ex);
@@ -123,8 +90,7 @@ void BM_Spawn_Ember_TaskGroup(benchmark::State& state) {
   }
   per_item(state, kSpawnTasks, "per_task");
 }
-
-void BM_Spawn_Ember_GraphBuildAndRun(benchmark::State& state) {
+void BM_SpawnGraph_Ember(benchmark::State& state) {  // build + run a graph of independent tasks
   Executor& ex = ember_pool();
   for (auto _ : state) {
     TaskGraph g;
@@ -133,16 +99,14 @@ void BM_Spawn_Ember_GraphBuildAndRun(benchmark::State& state) {
   }
   per_item(state, kSpawnTasks, "per_task");
 }
-
-void BM_Spawn_MutexQueuePool(benchmark::State& state) {
-  MutexQueuePool pool(bench_threads());
+void BM_Spawn_MutexPool(benchmark::State& state) {
+  auto& pool = mutex_pool();
   for (auto _ : state) {
     for (int64_t i = 0; i < kSpawnTasks; ++i) pool.submit([] {});
     pool.wait_idle();
   }
   per_item(state, kSpawnTasks, "per_task");
 }
-
 void BM_Spawn_StdAsync(benchmark::State& state) {
   for (auto _ : state) {
     std::vector<std::future<void>> fs;
@@ -153,118 +117,100 @@ void BM_Spawn_StdAsync(benchmark::State& state) {
   per_item(state, kAsyncTasks, "per_task");
 }
 
-// ---- graphs: built once, run many times ----------------------------------------------
+// ---- DAGs: prebuilt and run, or built and run -------------------------------------------
 
-void build_chain(TaskGraph& g, int64_t n) {
-  Task prev = g.emplace([] {});
-  for (int64_t i = 1; i < n; ++i) {
-    Task t = g.emplace([] {});
-    prev.precede(t);
-    prev = t;
-  }
-}
-
-void build_tree(TaskGraph& g, int depth) {
-  const int n = (1 << depth) - 1;
+void build_ember(TaskGraph& g, const Dag& d) {
   std::vector<Task> t;
-  for (int i = 0; i < n; ++i) t.push_back(g.emplace([] {}));
-  for (int i = 1; i < n; ++i) t[static_cast<size_t>((i - 1) / 2)].precede(t[static_cast<size_t>(i)]);
+  t.reserve(static_cast<size_t>(d.n));
+  for (int i = 0; i < d.n; ++i) t.push_back(g.emplace([] {}));
+  for (auto [u, v] : d.edges) t[static_cast<size_t>(u)].precede(t[static_cast<size_t>(v)]);
 }
-
-void build_wavefront(TaskGraph& g, int side) {
-  std::vector<Task> t;
-  for (int i = 0; i < side * side; ++i) t.push_back(g.emplace([] {}));
-  for (int r = 0; r < side; ++r)
-    for (int c = 0; c < side; ++c) {
-      if (r + 1 < side) t[static_cast<size_t>(r * side + c)].precede(t[static_cast<size_t>((r + 1) * side + c)]);
-      if (c + 1 < side) t[static_cast<size_t>(r * side + c)].precede(t[static_cast<size_t>(r * side + c + 1)]);
-    }
-}
-
-void build_bipartite(TaskGraph& g, int k) {
-  std::vector<Task> top, bottom;
-  for (int i = 0; i < k; ++i) top.push_back(g.emplace([] {}));
-  for (int i = 0; i < k; ++i) bottom.push_back(g.emplace([] {}));
-  for (auto& a : top)
-    for (auto& b : bottom) a.precede(b);
-}
-
-template <class Build>
-void run_prebuilt(benchmark::State& state, Build build, int64_t items, const char* what) {
-  Executor& ex = ember_pool();
+void dag_ember(benchmark::State& state, const Workload& w) {
+  const Dag d = w.make();
   TaskGraph g;
-  build(g);
-  for (auto _ : state) ex.run(g).wait();
-  per_item(state, items, what);
+  build_ember(g, d);
+  for (auto _ : state) ember_pool().run(g).wait();
+  per_item(state, items_of(w, d), w.unit);
 }
-
-void BM_Chain_Ember(benchmark::State& s) { run_prebuilt(s, [](TaskGraph& g) { build_chain(g, kChain); }, kChain, "per_task"); }
-void BM_Tree_Ember(benchmark::State& s) {
-  run_prebuilt(s, [](TaskGraph& g) { build_tree(g, kTreeDepth); }, (1 << kTreeDepth) - 1, "per_task");
-}
-void BM_Wavefront_Ember(benchmark::State& s) {
-  run_prebuilt(s, [](TaskGraph& g) { build_wavefront(g, kWaveSide); }, kWaveSide * kWaveSide, "per_task");
-}
-void BM_Edges_Ember_Run(benchmark::State& s) {
-  run_prebuilt(s, [](TaskGraph& g) { build_bipartite(g, kLayer); }, kLayer * kLayer, "per_edge");
-}
-void BM_Edges_Ember_BuildAndRun(benchmark::State& state) {
-  Executor& ex = ember_pool();
+void dag_build_ember(benchmark::State& state, const Workload& w) {
+  const Dag d = w.make();
   for (auto _ : state) {
     TaskGraph g;
-    build_bipartite(g, kLayer);
-    ex.run(g).wait();
+    build_ember(g, d);
+    ember_pool().run(g).wait();
   }
-  per_item(state, kLayer * kLayer, "per_edge");
+  per_item(state, items_of(w, d), w.unit);
+}
+void dag_mutex_pool(benchmark::State& state, const Workload& w) {
+  const Dag d = w.make();
+  bench::PoolGraph g(d);
+  for (auto _ : state) g.run(mutex_pool());
+  per_item(state, items_of(w, d), w.unit);
 }
 
-// ---- parallel_for over 1e6 small items --------------------------------------------------
+// ---- parallel_for over 1e6 small items -------------------------------------------------
 
 std::vector<float>& for_data() {
   static std::vector<float> v(kForItems, 1.0f);
   return v;
 }
+auto for_body() {
+  float* x = for_data().data();
+  return [x](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) x[i] = x[i] * 0.5f + 1.0f;
+  };
+}
 
 void BM_ParallelFor_Ember(benchmark::State& state) {
   Executor& ex = ember_pool();
-  float* x = for_data().data();
-  const int64_t grain = state.range(0);
+  auto body = for_body();
   for (auto _ : state) {
-    ember::runtime::parallel_for(ex, 0, kForItems, grain, [x](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) x[i] = x[i] * 0.5f + 1.0f;
-    });
+    ember::runtime::parallel_for(ex, 0, kForItems, state.range(0), body);
     benchmark::ClobberMemory();
   }
   per_item(state, kForItems, "per_item");
 }
-
+void BM_ParallelFor_MutexPool(benchmark::State& state) {  // ember's chunking, one task per chunk
+  auto body = for_body();
+  const int64_t chunks = 8 * bench_threads();
+  const int64_t chunk = std::max<int64_t>(state.range(0), (kForItems + chunks - 1) / chunks);
+  for (auto _ : state) {
+    bench::pool_parallel_for(mutex_pool(), kForItems, chunk, body);
+    benchmark::ClobberMemory();
+  }
+  per_item(state, kForItems, "per_item");
+}
+void BM_ParallelFor_StdAsync(benchmark::State& state) {  // one static block per thread
+  auto body = for_body();
+  for (auto _ : state) {
+    bench::async_parallel_for(bench_threads(), kForItems, body);
+    benchmark::ClobberMemory();
+  }
+  per_item(state, kForItems, "per_item");
+}
+void BM_ParallelFor_Serial(benchmark::State& state) {
+  auto body = for_body();
+  for (auto _ : state) {
+    body(0, kForItems);
+    benchmark::ClobberMemory();
+  }
+  per_item(state, kForItems, "per_item");
+}
 // Per-call overhead on a small kernel: 4096 floats, inline (grain >= range)
 // and pooled (grain 1024 -> 4 chunks).
-void BM_ParallelFor_Ember_Small(benchmark::State& state) {
+void BM_ParallelForSmall_Ember(benchmark::State& state) {
   Executor& ex = ember_pool();
-  float* x = for_data().data();
-  const int64_t grain = state.range(0);
+  auto body = for_body();
   for (auto _ : state) {
-    ember::runtime::parallel_for(ex, 0, 4096, grain, [x](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) x[i] = x[i] * 0.5f + 1.0f;
-    });
+    ember::runtime::parallel_for(ex, 0, 4096, state.range(0), body);
     benchmark::ClobberMemory();
   }
   per_item(state, 1, "per_call");
 }
 
-void BM_ParallelFor_SerialLoop(benchmark::State& state) {
-  float* x = for_data().data();
-  for (auto _ : state) {
-    for (int64_t i = 0; i < kForItems; ++i) x[i] = x[i] * 0.5f + 1.0f;
-    benchmark::ClobberMemory();
-  }
-  per_item(state, kForItems, "per_item");
-}
-
 #ifdef EMBER_BENCH_WITH_TBB
 
-void BM_Spawn_TBB_TaskGroup(benchmark::State& state) {
+void BM_Spawn_TBB(benchmark::State& state) {  // task_group::run
   for (auto _ : state) {
     tbb::task_group tg;
     for (int64_t i = 0; i < kSpawnTasks; ++i) tg.run([] {});
@@ -276,147 +222,108 @@ void BM_Spawn_TBB_TaskGroup(benchmark::State& state) {
 using ContinueNode = tbb::flow::continue_node<tbb::flow::continue_msg>;
 
 struct TbbFlow {
-  tbb::flow::graph g;
-  std::vector<std::unique_ptr<ContinueNode>> nodes;
-  std::vector<ContinueNode*> sources;
-  ContinueNode* add() {
-    nodes.push_back(std::make_unique<ContinueNode>(g, [](const tbb::flow::continue_msg&) {}));
-    return nodes.back().get();
+  explicit TbbFlow(const Dag& d) {
+    nodes.reserve(static_cast<size_t>(d.n));
+    std::vector<bool> has_pred(static_cast<size_t>(d.n));
+    for (int i = 0; i < d.n; ++i)
+      nodes.push_back(std::make_unique<ContinueNode>(g, [](const tbb::flow::continue_msg&) {}));
+    for (auto [u, v] : d.edges) {
+      tbb::flow::make_edge(*nodes[static_cast<size_t>(u)], *nodes[static_cast<size_t>(v)]);
+      has_pred[static_cast<size_t>(v)] = true;
+    }
+    for (int i = 0; i < d.n; ++i)
+      if (!has_pred[static_cast<size_t>(i)]) sources.push_back(nodes[static_cast<size_t>(i)].get());
   }
   void run() {
     for (ContinueNode* s : sources) s->try_put(tbb::flow::continue_msg());
     g.wait_for_all();
   }
+  tbb::flow::graph g;
+  std::vector<std::unique_ptr<ContinueNode>> nodes;
+  std::vector<ContinueNode*> sources;
 };
 
-void tbb_chain(TbbFlow& f, int64_t n) {
-  ContinueNode* prev = f.add();
-  f.sources.push_back(prev);
-  for (int64_t i = 1; i < n; ++i) {
-    ContinueNode* t = f.add();
-    tbb::flow::make_edge(*prev, *t);
-    prev = t;
-  }
-}
-void tbb_tree(TbbFlow& f, int depth) {
-  const int n = (1 << depth) - 1;
-  for (int i = 0; i < n; ++i) f.add();
-  for (int i = 1; i < n; ++i) tbb::flow::make_edge(*f.nodes[static_cast<size_t>((i - 1) / 2)], *f.nodes[static_cast<size_t>(i)]);
-  f.sources.push_back(f.nodes[0].get());
-}
-void tbb_wavefront(TbbFlow& f, int side) {
-  for (int i = 0; i < side * side; ++i) f.add();
-  auto at = [&](int r, int c) { return f.nodes[static_cast<size_t>(r * side + c)].get(); };
-  for (int r = 0; r < side; ++r)
-    for (int c = 0; c < side; ++c) {
-      if (r + 1 < side) tbb::flow::make_edge(*at(r, c), *at(r + 1, c));
-      if (c + 1 < side) tbb::flow::make_edge(*at(r, c), *at(r, c + 1));
-    }
-  f.sources.push_back(at(0, 0));
-}
-void tbb_bipartite(TbbFlow& f, int k) {
-  for (int i = 0; i < 2 * k; ++i) f.add();
-  for (int a = 0; a < k; ++a) {
-    f.sources.push_back(f.nodes[static_cast<size_t>(a)].get());
-    for (int b = 0; b < k; ++b) tbb::flow::make_edge(*f.nodes[static_cast<size_t>(a)], *f.nodes[static_cast<size_t>(k + b)]);
-  }
-}
-
-template <class Build>
-void tbb_run_prebuilt(benchmark::State& state, Build build, int64_t items, const char* what) {
-  TbbFlow f;
-  build(f);
-  for (auto _ : state) f.run();
-  per_item(state, items, what);
-}
-
-void BM_Spawn_TBB_FlowGraphBuildAndRun(benchmark::State& state) {
+void BM_SpawnGraph_TBB(benchmark::State& state) {  // build + run a flow graph of independent tasks
+  const Dag d{static_cast<int>(kSpawnTasks), {}};
   for (auto _ : state) {
-    TbbFlow f;
-    for (int64_t i = 0; i < kSpawnTasks; ++i) f.sources.push_back(f.add());
+    TbbFlow f(d);
     f.run();
   }
   per_item(state, kSpawnTasks, "per_task");
 }
-void BM_Chain_TBB_Flow(benchmark::State& s) { tbb_run_prebuilt(s, [](TbbFlow& f) { tbb_chain(f, kChain); }, kChain, "per_task"); }
-void BM_Tree_TBB_Flow(benchmark::State& s) {
-  tbb_run_prebuilt(s, [](TbbFlow& f) { tbb_tree(f, kTreeDepth); }, (1 << kTreeDepth) - 1, "per_task");
+void dag_tbb(benchmark::State& state, const Workload& w) {
+  const Dag d = w.make();
+  TbbFlow f(d);
+  for (auto _ : state) f.run();
+  per_item(state, items_of(w, d), w.unit);
 }
-void BM_Wavefront_TBB_Flow(benchmark::State& s) {
-  tbb_run_prebuilt(s, [](TbbFlow& f) { tbb_wavefront(f, kWaveSide); }, kWaveSide * kWaveSide, "per_task");
-}
-void BM_Edges_TBB_Flow_Run(benchmark::State& s) {
-  tbb_run_prebuilt(s, [](TbbFlow& f) { tbb_bipartite(f, kLayer); }, kLayer * kLayer, "per_edge");
-}
-void BM_Edges_TBB_Flow_BuildAndRun(benchmark::State& state) {
+void dag_build_tbb(benchmark::State& state, const Workload& w) {
+  const Dag d = w.make();
   for (auto _ : state) {
-    TbbFlow f;
-    tbb_bipartite(f, kLayer);
+    TbbFlow f(d);
     f.run();
   }
-  per_item(state, kLayer * kLayer, "per_edge");
+  per_item(state, items_of(w, d), w.unit);
 }
 
-void BM_ParallelFor_TBB_Auto(benchmark::State& state) {
-  float* x = for_data().data();
-  const int64_t grain = state.range(0);
+template <class Partitioner>
+void parallel_for_tbb(benchmark::State& state) {
+  auto body = for_body();
+  const auto grain = static_cast<size_t>(state.range(0));
   for (auto _ : state) {
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, kForItems, static_cast<size_t>(grain)),
-                      [x](const tbb::blocked_range<int64_t>& r) {
-                        for (int64_t i = r.begin(); i < r.end(); ++i) x[i] = x[i] * 0.5f + 1.0f;
-                      });
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, kForItems, grain),
+                      [&](const tbb::blocked_range<int64_t>& r) { body(r.begin(), r.end()); }, Partitioner());
     benchmark::ClobberMemory();
   }
   per_item(state, kForItems, "per_item");
 }
-
-void BM_ParallelFor_TBB_Simple(benchmark::State& state) {
-  float* x = for_data().data();
-  const int64_t grain = state.range(0);
-  for (auto _ : state) {
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, kForItems, static_cast<size_t>(grain)),
-                      [x](const tbb::blocked_range<int64_t>& r) {
-                        for (int64_t i = r.begin(); i < r.end(); ++i) x[i] = x[i] * 0.5f + 1.0f;
-                      },
-                      tbb::simple_partitioner());
-    benchmark::ClobberMemory();
-  }
-  per_item(state, kForItems, "per_item");
-}
+void BM_ParallelFor_TBBAuto(benchmark::State& s) { parallel_for_tbb<tbb::auto_partitioner>(s); }
+void BM_ParallelFor_TBBSimple(benchmark::State& s) { parallel_for_tbb<tbb::simple_partitioner>(s); }
 
 #endif  // EMBER_BENCH_WITH_TBB
 
-}  // namespace
-
-BENCHMARK(BM_Spawn_Ember_TaskGroup)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Spawn_Ember_GraphBuildAndRun)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Spawn_MutexQueuePool)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Spawn_StdAsync)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Edges_Ember_Run)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Edges_Ember_BuildAndRun)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Chain_Ember)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Tree_Ember)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Wavefront_Ember)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_ParallelFor_Ember)->Arg(1)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ParallelFor_SerialLoop)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ParallelFor_Ember_Small)->Arg(4096)->Arg(1024)->UseRealTime();
+void register_all() {
+  auto reg = [](const std::string& name, auto fn) {
+    return benchmark::RegisterBenchmark(name.c_str(), fn)->UseRealTime()->MeasureProcessCPUTime();
+  };
+  using benchmark::kMicrosecond;
+  using benchmark::kMillisecond;
+  reg("BM_Spawn_Ember", BM_Spawn_Ember)->Unit(kMillisecond);
+  reg("BM_Spawn_MutexPool", BM_Spawn_MutexPool)->Unit(kMillisecond);
+  reg("BM_Spawn_StdAsync", BM_Spawn_StdAsync)->Unit(kMillisecond);
+  reg("BM_SpawnGraph_Ember", BM_SpawnGraph_Ember)->Unit(kMillisecond);
+  for (const Workload& w : kWorkloads) {
+    const std::string base = std::string("BM_") + w.name;
+    reg(base + "_Ember", [&w](benchmark::State& s) { dag_ember(s, w); })->Unit(kMicrosecond);
+    reg(base + "_MutexPool", [&w](benchmark::State& s) { dag_mutex_pool(s, w); })->Unit(kMicrosecond);
+  }
+  reg("BM_EdgesBuild_Ember", [](benchmark::State& s) { dag_build_ember(s, kWorkloads[0]); })->Unit(kMicrosecond);
+  for (const char* r : {"Ember", "MutexPool"}) {
+    const auto fn = std::string(r) == "Ember" ? BM_ParallelFor_Ember : BM_ParallelFor_MutexPool;
+    reg(std::string("BM_ParallelFor_") + r, fn)->Arg(1)->Arg(1024)->Unit(kMicrosecond);
+  }
+  reg("BM_ParallelFor_StdAsync", BM_ParallelFor_StdAsync)->Unit(kMicrosecond);
+  reg("BM_ParallelFor_Serial", BM_ParallelFor_Serial)->Unit(kMicrosecond);
+  reg("BM_ParallelForSmall_Ember", BM_ParallelForSmall_Ember)->Arg(4096)->Arg(1024);
 #ifdef EMBER_BENCH_WITH_TBB
-BENCHMARK(BM_Spawn_TBB_TaskGroup)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Spawn_TBB_FlowGraphBuildAndRun)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Edges_TBB_Flow_Run)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Edges_TBB_Flow_BuildAndRun)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Chain_TBB_Flow)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Tree_TBB_Flow)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Wavefront_TBB_Flow)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_ParallelFor_TBB_Auto)->Arg(1)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ParallelFor_TBB_Simple)->Arg(1)->Arg(1024)->UseRealTime()->Unit(benchmark::kMicrosecond);
+  reg("BM_Spawn_TBB", BM_Spawn_TBB)->Unit(kMillisecond);
+  reg("BM_SpawnGraph_TBB", BM_SpawnGraph_TBB)->Unit(kMillisecond);
+  for (const Workload& w : kWorkloads)
+    reg(std::string("BM_") + w.name + "_TBB", [&w](benchmark::State& s) { dag_tbb(s, w); })->Unit(kMicrosecond);
+  reg("BM_EdgesBuild_TBB", [](benchmark::State& s) { dag_build_tbb(s, kWorkloads[0]); })->Unit(kMicrosecond);
+  reg("BM_ParallelFor_TBBAuto", BM_ParallelFor_TBBAuto)->Arg(1)->Arg(1024)->Unit(kMicrosecond);
+  reg("BM_ParallelFor_TBBSimple", BM_ParallelFor_TBBSimple)->Arg(1)->Arg(1024)->Unit(kMicrosecond);
 #endif
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
 #ifdef EMBER_BENCH_WITH_TBB
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
                             static_cast<size_t>(bench_threads()));
 #endif
+  register_all();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
