@@ -63,6 +63,26 @@ class Allocator {
 inline constexpr size_t kCpuAlignment = 64;
 
 Allocator& cpu_allocator();
+
+// The CPU allocator keeps freed blocks of at least kCpuCacheMinBytes (up to a
+// byte limit) and hands them out again for requests of the same rounded size.
+// A training loop allocates the same activations every step; without the
+// cache, glibc returns such blocks to the OS (munmap, heap trimming) and every
+// step pays page faults to get them back. The limit defaults to 1 GiB
+// (EMBER_CPU_CACHE_MB overrides it; 0 disables the cache) and is 0 in
+// AddressSanitizer builds, so ASan sees every use after free.
+inline constexpr size_t kCpuCacheMinBytes = size_t{256} << 10;
+struct CpuCacheStats {
+  size_t cached_bytes = 0;  // held in the cache now
+  size_t limit_bytes = 0;
+  size_t hits = 0;          // requests served from the cache
+  size_t misses = 0;        // cacheable requests that went to the system
+};
+CpuCacheStats cpu_cache_stats();
+// Returns every cached block to the system.
+void cpu_empty_cache();
+// Sets the byte limit (0 disables caching and empties the cache).
+void set_cpu_cache_limit(size_t bytes);
 // The allocator for a device kind; throws ember::Error if that backend is not built.
 Allocator& get_allocator(Device device);
 // Used by a backend at start-up (explicitly, from its init function).

@@ -33,6 +33,57 @@ int64_t plane_grain(int64_t work_per_plane) { return std::max<int64_t>(1, kGrain
 inline int64_t adaptive_start(int64_t i, int64_t in, int64_t out) { return i * in / out; }
 inline int64_t adaptive_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
+// Max-pooling candidate step: v at index i replaces the best when greater, or
+// when NaN (NaN wins, the last NaN's index is kept, as PyTorch does). Written
+// without branches: on real data the comparison is unpredictable.
+template <class M>
+inline void take_max(M v, int64_t i, M& best, int64_t& best_i) {
+  const bool take = (v > best) | (v != v);
+  best = take ? v : best;
+  best_i = take ? i : best_i;
+}
+
+// One plane, dilation 1 (every CNN's case): windows clipped to the plane, no
+// empty windows (padding is at most half the kernel, checked by the meta function).
+template <class T>
+void max_pool_plane_dense(const T* xp, T* op, int64_t* ip, const Planes& g, const Pool2dArgs& a) {
+  using M = OpMath<T>;
+  const int64_t kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0], sw = a.stride[1];
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && a.padding[0] == 0 && a.padding[1] == 0 && 2 * g.OH <= g.H &&
+      2 * g.OW <= g.W) {  // (ceil_mode can add a last, clipped window: the general loop takes it)
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const T* r0 = xp + 2 * oh * g.W;
+      const T* r1 = r0 + g.W;
+      const int64_t base = 2 * oh * g.W;
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t j = 2 * ow;
+        M best = static_cast<M>(r0[j]);
+        int64_t best_i = base + j;
+        take_max(static_cast<M>(r0[j + 1]), base + j + 1, best, best_i);
+        take_max(static_cast<M>(r1[j]), base + g.W + j, best, best_i);
+        take_max(static_cast<M>(r1[j + 1]), base + g.W + j + 1, best, best_i);
+        op[oh * g.OW + ow] = static_cast<T>(best);
+        ip[oh * g.OW + ow] = best_i;
+      }
+    }
+    return;
+  }
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const int64_t h0 = oh * sh - a.padding[0];
+    const int64_t hs = std::max<int64_t>(h0, 0), he = std::min(h0 + kh, g.H);
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const int64_t w0 = ow * sw - a.padding[1];
+      const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + kw, g.W);
+      M best = static_cast<M>(xp[hs * g.W + ws]);
+      int64_t best_i = hs * g.W + ws;
+      for (int64_t ih = hs; ih < he; ++ih)
+        for (int64_t iw = ih == hs ? ws + 1 : ws; iw < we; ++iw) take_max(static_cast<M>(xp[ih * g.W + iw]), ih * g.W + iw, best, best_i);
+      op[oh * g.OW + ow] = static_cast<T>(best);
+      ip[oh * g.OW + ow] = best_i;
+    }
+  }
+}
+
 // out, indices: (N, C, OH, OW); x: (N, C, H, W)
 void max_pool2d_kernel(const Tensor& out, const Tensor& indices, const Tensor& x, const Pool2dArgs& a) {
   visit_floating(x.dtype(), "max_pool2d", [&]<class T>() {
@@ -43,7 +94,13 @@ void max_pool2d_kernel(const Tensor& out, const Tensor& indices, const Tensor& x
     int64_t* pi = indices.data_ptr<int64_t>();
     const int64_t kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0], sw = a.stride[1];
     const int64_t dh = a.dilation[0], dw = a.dilation[1];
+    const bool dense = dh == 1 && dw == 1 && 2 * a.padding[0] <= kh && 2 * a.padding[1] <= kw;
     parallel_range(0, g.count, plane_grain(g.OH * g.OW * kh * kw), [&](int64_t lo, int64_t hi) {
+      if (dense) {
+        for (int64_t p = lo; p < hi; ++p)
+          max_pool_plane_dense<T>(px + p * g.H * g.W, po + p * g.OH * g.OW, pi + p * g.OH * g.OW, g, a);
+        return;
+      }
       for (int64_t p = lo; p < hi; ++p) {
         const T* xp = px + p * g.H * g.W;
         T* op = po + p * g.OH * g.OW;

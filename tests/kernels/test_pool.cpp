@@ -115,7 +115,9 @@ struct PoolCase {
 
 std::vector<PoolCase> pool_cases(bool with_dilation) {
   std::vector<PoolCase> cases = {
-      {{2, 3, 8, 8}, pool_args(2, 2, 2, 2, 0, 0)},                    // the classic 2x2/2
+      {{2, 3, 8, 8}, pool_args(2, 2, 2, 2, 0, 0)},                    // the classic 2x2/2 (its fast path)
+      {{1, 2, 9, 7}, pool_args(2, 2, 2, 2, 0, 0)},                    // 2x2/2, odd sizes: last row/column unused
+      {{1, 2, 7, 7}, pool_args(2, 2, 2, 2, 0, 0, 1, 1, true)},        // 2x2/2 ceil_mode: a clipped last window
       {{1, 2, 7, 9}, pool_args(3, 3, 2, 2, 1, 1)},                    // 3x3/2 padded
       {{2, 1, 7, 6}, pool_args(3, 2, 2, 3, 1, 0, 1, 1, true)},        // ceil_mode with tails
       {{1, 1, 5, 5}, pool_args(2, 2, 2, 2, 1, 1, 1, 1, true)},        // ceil_mode + padding: last window dropped
@@ -165,6 +167,13 @@ TEST(Pool2d, MaxPoolNaNTiesNonContiguousUnbatched) {
   // Windows: {1,5,2,nan} -> nan at 4; {5,5,nan,0} -> nan at 4; {2,nan,3,3} -> nan; {nan,0,3,1} -> nan.
   EXPECT_TRUE(std::isnan(out.reshape({4})[0].item<float>()));
   EXPECT_EQ(to_vector(idx), std::vector<double>({4, 4, 4, 4}));
+  // The 2x2/2 fast path: NaN wins (the last NaN's index), ties keep the first, -inf is a value.
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor q = from_values({nan, 1, 7, 7, nan, 2, -inf, -inf, 4, 4, 0, 9, 4, 4, 0, 9}, {1, 1, 4, 4}, kFloat32);
+  auto [qo, qi] = ops::max_pool2d_with_indices(q, pool_args(2, 2, 2, 2, 0, 0));
+  EXPECT_TRUE(std::isnan(qo.reshape({4})[0].item<float>()));
+  EXPECT_EQ(to_vector(qi), std::vector<double>({4, 2, 8, 11}));
+  EXPECT_EQ(to_vector(qo.reshape({4})).back(), 9.0);
   Tensor y = from_values({1, 5, 5, 2, 0, 0, 3, 3, 1}, {1, 3, 3}, kFloat32);  // unbatched, ties keep the first
   auto [out2, idx2] = ops::max_pool2d_with_indices(y, pool_args(2, 2, 1, 1, 0, 0));
   ASSERT_EQ(out2.shape(), Dims({1, 2, 2}));
