@@ -56,7 +56,8 @@ Tensor sigmoid(const Tensor& x) {
 }
 Tensor relu(const Tensor& x) {
   return record_unary("relu", x, ops::relu(x), false, true, [](const Tensor& g, const Tensor&, const Tensor& y) {
-    return mul(g, mask_as(ops::gt(y, wrap(0, y)), g.dtype()));
+    // Two passes (compare, select) rather than three (compare, convert, multiply).
+    return where(ops::gt(y, wrap(0, y)), g, wrap(0, g));
   });
 }
 Tensor leaky_relu(const Tensor& x, double s) {

@@ -95,7 +95,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArg
         Tensor x = n.saved(0), w = n.saved(1);
         return {n.needs(0) ? conv2d_backward_input(g, w, x.shape(), a) : Tensor(),
                 n.needs(1) ? conv2d_backward_weight(g, x, w.shape(), a) : Tensor(),
-                n.needs(2) ? sum(g, {0, 2, 3}) : Tensor()};
+                // Rows first (contiguous H*W runs), then the small (N, O) over N: no
+                // transposing copy of g, which sum over {0, 2, 3} at once would make.
+                n.needs(2) ? sum(sum(g.flatten(2), {2}), {0}) : Tensor()};
       },
       x, w, b);
   node->save(x);

@@ -9,6 +9,8 @@
 //   tasks (ic, column range) in parallel:
 //     pack the A block (MC x KC) for L2 into MR-row micro-panels (its own thread)
 //     jr over NR columns, ir over MR rows: micro_kernel, an MR x NR register tile
+// When all of A fits one block (M <= MC), gemm_one_block packs A once and lets
+// each thread pack its own L2-sized chunk of B instead (see there).
 // Packing handles any strides (transposed and expanded operands) and zero-pads
 // the tails, so the micro-kernel always runs a full tile; only edge stores clip.
 //
@@ -36,17 +38,18 @@ namespace gemm_detail {
 
 // Blocking per element type and ISA. KC * NR * sizeof(T) (a B micro-panel)
 // stays in L1, MC * KC * sizeof(T) (the A block) in L2, KC * NC * sizeof(T)
-// (the B panel) in L3.
+// (the B panel) in L3; with a single A block, each thread packs KC x NCS
+// chunks of B that stay in its L2.
 template <class T> struct Blocking;
 #if defined(__AVX512F__)
-template <> struct Blocking<float> { static constexpr int MR = 12, NV = 2; static constexpr int64_t KC = 384, MC = 192, NC = 3072; };
-template <> struct Blocking<double> { static constexpr int MR = 12, NV = 2; static constexpr int64_t KC = 256, MC = 144, NC = 2048; };
+template <> struct Blocking<float> { static constexpr int MR = 12, NV = 2; static constexpr int64_t KC = 384, MC = 192, NC = 3072, NCS = 512; };
+template <> struct Blocking<double> { static constexpr int MR = 12, NV = 2; static constexpr int64_t KC = 256, MC = 144, NC = 2048, NCS = 256; };
 #elif defined(__AVX2__)
-template <> struct Blocking<float> { static constexpr int MR = 6, NV = 2; static constexpr int64_t KC = 256, MC = 144, NC = 3072; };
-template <> struct Blocking<double> { static constexpr int MR = 6, NV = 2; static constexpr int64_t KC = 256, MC = 72, NC = 2048; };
+template <> struct Blocking<float> { static constexpr int MR = 6, NV = 2; static constexpr int64_t KC = 256, MC = 144, NC = 3072, NCS = 256; };
+template <> struct Blocking<double> { static constexpr int MR = 6, NV = 2; static constexpr int64_t KC = 256, MC = 72, NC = 2048, NCS = 128; };
 #else
-template <> struct Blocking<float> { static constexpr int MR = 4, NV = 4; static constexpr int64_t KC = 256, MC = 96, NC = 2048; };
-template <> struct Blocking<double> { static constexpr int MR = 4, NV = 4; static constexpr int64_t KC = 256, MC = 96, NC = 2048; };
+template <> struct Blocking<float> { static constexpr int MR = 4, NV = 4; static constexpr int64_t KC = 256, MC = 96, NC = 2048, NCS = 256; };
+template <> struct Blocking<double> { static constexpr int MR = 4, NV = 4; static constexpr int64_t KC = 256, MC = 96, NC = 2048, NCS = 256; };
 #endif
 
 template <class T> struct VecOf;
@@ -80,10 +83,11 @@ class Scratch {
   size_t capacity_ = 0;
 };
 
-// The B panel buffer of one gemm call. A thread that waits inside a parallel
-// loop runs other queued tasks, which may start another gemm on the same
-// thread while helpers still read this call's panel: each nesting level gets
-// its own buffer (a small per-thread stack; deeper levels allocate).
+// A packed panel that one gemm call shares with its helper threads (the B
+// panel, or the A block of gemm_one_block). A thread that waits inside a
+// parallel loop runs other queued tasks, which may start another gemm on the
+// same thread while helpers still read this call's panel: each nesting level
+// gets its own buffer (a small per-thread stack; deeper levels allocate).
 template <class T>
 class PanelLease {
  public:
@@ -218,6 +222,56 @@ inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict 
   }
 }
 
+// All of A in one block (M <= MC: batch-sized linears, convolutions' output
+// channels). A is packed once per K slab; the columns are cut into chunks that
+// threads take in parallel, each packing its own KC x NCS piece of B into a
+// per-thread buffer that stays in L2 while every row tile uses it. (The
+// general path packs a whole KC x NC panel to L3 first, which pays off only
+// when many A blocks reuse it.)
+template <class T>
+void gemm_one_block(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<T> b, Matrix<T> c, bool accumulate) {
+  using V = typename VecOf<T>::type;
+  using B = Blocking<T>;
+  constexpr int MR = B::MR, NV = B::NV, NR = NV * V::size;
+  constexpr int64_t KC = B::KC, NCS = B::NCS;
+  static_assert(NCS % NR == 0, "chunks hold whole tiles");
+  const int64_t m_tiles = (M + MR - 1) / MR;
+  PanelLease<T> a_lease(static_cast<size_t>(m_tiles * MR * std::min(K, KC)));
+  T* a_pack = a_lease.data();
+  static thread_local Scratch<T> b_scratch;  // used only inside one task chunk (no waiting there)
+  const int64_t threads = runtime::default_executor().num_threads();
+  const int64_t n_panels = (N + NR - 1) / NR;
+  // At least two chunks per thread when the columns allow, each at most NCS wide.
+  const int64_t want = std::min(n_panels, 2 * threads);
+  const int64_t panels_per_chunk = std::clamp<int64_t>((n_panels + want - 1) / want, 1, NCS / NR);
+  const int64_t n_chunks = (n_panels + panels_per_chunk - 1) / panels_per_chunk;
+  for (int64_t pc = 0; pc < K; pc += KC) {
+    const int64_t kc = std::min(KC, K - pc);
+    const bool add = accumulate || pc > 0;
+    pack_a_block<T, MR>(a, 0, M, pc, kc, a_pack);
+    const int64_t flops_per_chunk = 2 * M * kc * panels_per_chunk * NR;
+    const int64_t grain = flops_per_chunk >= (int64_t{1} << 17) ? 1 : n_chunks;
+    parallel_range(0, n_chunks, grain, [&](int64_t lo, int64_t hi) {
+      T* b_pack = b_scratch.get(static_cast<size_t>(kc * panels_per_chunk * NR));
+      for (int64_t chunk = lo; chunk < hi; ++chunk) {
+        const int64_t jp0 = chunk * panels_per_chunk, jp1 = std::min(n_panels, jp0 + panels_per_chunk);
+        for (int64_t jp = jp0; jp < jp1; ++jp)
+          pack_b_panel<T, V, NR>(b, pc, kc, jp * NR, static_cast<int>(std::min<int64_t>(NR, N - jp * NR)),
+                                 b_pack + (jp - jp0) * kc * NR);
+        for (int64_t jp = jp0; jp < jp1; ++jp) {
+          const int nr = static_cast<int>(std::min<int64_t>(NR, N - jp * NR));
+          const T* bp = b_pack + (jp - jp0) * kc * NR;
+          for (int64_t ir = 0; ir < M; ir += MR) {
+            const int mr = static_cast<int>(std::min<int64_t>(MR, M - ir));
+            micro_kernel<T, V, MR, NV>(kc, a_pack + (ir / MR) * kc * MR, bp, c.data + ir * c.rs + jp * NR * c.cs, c.rs,
+                                       c.cs, mr, nr, add);
+          }
+        }
+      }
+    });
+  }
+}
+
 template <class T>
 void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<T> b, Matrix<T> c, bool accumulate) {
   using V = typename VecOf<T>::type;
@@ -225,6 +279,10 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<
   constexpr int MR = B::MR, NV = B::NV, NR = NV * V::size;
   constexpr int64_t KC = B::KC, MC = B::MC, NC = B::NC;
   static_assert(MC % MR == 0 && NC % NR == 0, "blocks hold whole tiles");
+  if (M <= MC) {
+    gemm_one_block<T>(M, N, K, a, b, c, accumulate);
+    return;
+  }
 
   const int64_t kc_max = std::min(K, KC);
   const int64_t nc_max = std::min((N + NR - 1) / NR * NR, NC);
