@@ -16,6 +16,8 @@
 
 #include <ember/runtime/cuda_check.hpp>
 #include <ember/runtime/cuda_stream.hpp>
+#include <ember/tensor/dispatch.hpp>
+#include <ember/tensor/factory.hpp>
 #include <ember/tensor/tensor.hpp>
 
 namespace ember::cuda {
@@ -85,6 +87,15 @@ inline unsigned blocks_for(int64_t n, int threads = kThreads) {
 
 // The current stream of the device a CUDA tensor lives on (Note [stream ownership]).
 inline cudaStream_t stream_of(const Tensor& t) { return current_stream(t.device().index).handle(); }
+
+// Where a kernel that writes contiguously puts out's values: out itself when it
+// is contiguous, else a temporary that finish_output copies into out.
+inline Tensor contiguous_output(const Tensor& out) {
+  return out.is_contiguous() ? out : empty(out.shape(), out.options());
+}
+inline void finish_output(const Tensor& out, const Tensor& tmp) {
+  if (!tmp.is_same(out)) EMBER_KERNEL(copy, out.device())(out, tmp);
+}
 
 // Visitors over the ember element types a CUDA kernel family supports; f is
 // called as f.template operator()<T>() with T the ember type (Half, not __half).
