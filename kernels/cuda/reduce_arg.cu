@@ -1,0 +1,229 @@
+// CUDA kernels of the arg-reductions (max_dim, min_dim, argmax, argmin) and
+// of cumsum, all along one dim of an input viewed contiguously as
+// (outer, n, inner), as kernels/cpu/reduce_arg.cpp.
+//
+// max/min return the first index of the extreme value; a NaN counts as the
+// extreme and the first NaN wins. Rows (inner == 1) are reduced by a warp
+// (n <= 512) or a 256-thread block with a combine that is order-free (ties
+// go to the lower index), so the result equals the CPU's sequential scan.
+// Columns (inner > 1) run one thread per (outer, inner) position walking n,
+// reads coalesced across the inner dim. cumsum accumulates in double (floating)
+// or int64 (wrapping): rows by a warp/block inclusive scan with a running
+// carry, columns sequentially (the CPU's order).
+// Ceilings: one read of x and one write of the outputs (values + 8-byte
+// indices, or x-sized for cumsum); one compare or add per element:
+// bandwidth-bound.
+#include <ember/kernels/cuda/block_reduce.cuh>
+#include <ember/kernels/cuda/common.cuh>
+#include <ember/kernels/cuda/register.hpp>
+#include <ember/tensor/ops.hpp>
+
+namespace ember::cuda {
+namespace {
+
+template <class A>
+__device__ __forceinline__ bool is_nan_any(A v) {
+  if constexpr (std::is_floating_point_v<A>) return v != v;
+  else return false;
+}
+
+// The best (value, index) seen so far; i < 0 when nothing has been seen.
+template <class A>
+struct ArgBest {
+  A v;
+  int64_t i;
+};
+
+template <class A, bool Max>
+struct ArgCombine {
+  __device__ __forceinline__ ArgBest<A> operator()(ArgBest<A> a, ArgBest<A> b) const {
+    if (a.i < 0) return b;
+    if (b.i < 0) return a;
+    const bool an = is_nan_any(a.v), bn = is_nan_any(b.v);
+    if (an || bn) {
+      if (an && bn) return a.i < b.i ? a : b;
+      return an ? a : b;
+    }
+    if (a.v == b.v) return a.i < b.i ? a : b;
+    if constexpr (Max) return a.v > b.v ? a : b;
+    else return a.v < b.v ? a : b;
+  }
+};
+
+// x: (rows, n) contiguous; values (may be null) and indices: (rows).
+template <class T, bool Max>
+__global__ void arg_reduce_rows_fwd_kernel(const T* x, int64_t rows, int64_t n, T* values, int64_t* indices) {
+  using A = Acc<T>;
+  __shared__ ArgBest<A> smem[32];
+  const ArgCombine<A, Max> combine;
+  for (int64_t base = static_cast<int64_t>(blockIdx.x) * blockDim.y; base < rows;
+       base += static_cast<int64_t>(gridDim.x) * blockDim.y) {
+    const int64_t row = base + threadIdx.y;
+    ArgBest<A> best{A(0), -1};
+    if (row < rows)
+      for (int64_t j = threadIdx.x; j < n; j += blockDim.x) best = combine(best, ArgBest<A>{to_acc(x[row * n + j]), j});
+    best = block_allreduce(best, combine, smem);
+    if (threadIdx.x == 0 && row < rows) {
+      indices[row] = best.i;
+      if (values != nullptr) values[row] = from_acc<T>(best.v);
+    }
+  }
+}
+
+// x: (outer, n, inner) contiguous; values (may be null) and indices: (outer, inner).
+template <class T, bool Max>
+__global__ void arg_reduce_cols_fwd_kernel(const T* x, int64_t outer, int64_t n, int64_t inner, T* values,
+                                           int64_t* indices) {
+  using A = Acc<T>;
+  const ArgCombine<A, Max> combine;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < outer * inner; c += step) {
+    const T* col = x + (c / inner) * n * inner + c % inner;
+    ArgBest<A> best{A(0), -1};
+    for (int64_t k = 0; k < n; ++k) best = combine(best, ArgBest<A>{to_acc(col[k * inner]), k});
+    indices[c] = best.i;
+    if (values != nullptr) values[c] = from_acc<T>(best.v);
+  }
+}
+
+// (outer, n, inner) sizes of x around dim.
+void dims_around(const Tensor& x, int64_t dim, int64_t& outer, int64_t& n, int64_t& inner) {
+  outer = n = inner = 1;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (d < dim) outer *= x.size(d);
+    else if (d == dim) n = x.size(d);
+    else inner *= x.size(d);
+  }
+}
+
+dim3 row_block(int64_t n) { return n <= 512 ? dim3(32, 8) : dim3(256, 1); }
+unsigned row_grid(int64_t rows, const dim3& block) {
+  return static_cast<unsigned>(std::clamp<int64_t>((rows + block.y - 1) / block.y, 1, 65535));
+}
+
+template <bool Max>
+void arg_extremum(const char* op, const Tensor& values, const Tensor& indices, const Tensor& x, int64_t dim) {
+  int64_t outer, n, inner;
+  dims_around(x, dim, outer, n, inner);
+  Tensor xc = ops::contiguous(x);
+  Tensor vdst = values.defined() ? contiguous_output(values) : Tensor();
+  Tensor idst = contiguous_output(indices);
+  DeviceGuard guard(x.device().index);
+  cudaStream_t stream = stream_of(x);
+  visit_dtype(x.dtype(), [&]<class E>() {
+    using T = CudaType<E>;
+    T* pv = vdst.defined() ? device_ptr<T>(vdst) : nullptr;
+    if (inner == 1) {
+      const dim3 block = row_block(n);
+      arg_reduce_rows_fwd_kernel<T, Max><<<row_grid(outer, block), block, 0, stream>>>(
+          device_ptr<const T>(xc), outer, n, pv, device_ptr<int64_t>(idst));
+    } else {
+      arg_reduce_cols_fwd_kernel<T, Max><<<blocks_for(outer * inner), kThreads, 0, stream>>>(
+          device_ptr<const T>(xc), outer, n, inner, pv, device_ptr<int64_t>(idst));
+    }
+    EMBER_CUDA_LAUNCH_CHECK(op);
+  });
+  if (vdst.defined()) finish_output(values, vdst);
+  finish_output(indices, idst);
+}
+
+void max_dim_kernel(const Tensor& v, const Tensor& i, const Tensor& x, int64_t dim) { arg_extremum<true>("max", v, i, x, dim); }
+void min_dim_kernel(const Tensor& v, const Tensor& i, const Tensor& x, int64_t dim) { arg_extremum<false>("min", v, i, x, dim); }
+void argmax_kernel(const Tensor& v, const Tensor& i, const Tensor& x, int64_t dim) { arg_extremum<true>("argmax", v, i, x, dim); }
+void argmin_kernel(const Tensor& v, const Tensor& i, const Tensor& x, int64_t dim) { arg_extremum<false>("argmin", v, i, x, dim); }
+
+// ---- cumsum -------------------------------------------------------------------------------
+
+template <class A>
+__device__ __forceinline__ A wrap_add(A a, A b) {
+  if constexpr (std::is_integral_v<A>) return static_cast<A>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+  else return a + b;
+}
+
+// Rows of x (rows, n) contiguous scanned into y: blockDim.x threads per row take
+// blockDim.x elements per step (inclusive warp scan, then across warps), plus the carry.
+template <class T, class A>
+__global__ void cumsum_rows_fwd_kernel(const T* x, T* y, int64_t rows, int64_t n) {
+  __shared__ A warp_totals[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+  for (int64_t base = static_cast<int64_t>(blockIdx.x) * blockDim.y; base < rows;
+       base += static_cast<int64_t>(gridDim.x) * blockDim.y) {
+    const int64_t row = base + threadIdx.y;
+    const bool valid = row < rows;
+    A carry = A(0);
+    for (int64_t j0 = 0; j0 < n; j0 += blockDim.x) {  // uniform across the block
+      const int64_t j = j0 + threadIdx.x;
+      A v = valid && j < n ? static_cast<A>(to_acc(x[row * n + j])) : A(0);
+#pragma unroll
+      for (int d = 1; d < 32; d <<= 1) {
+        const A up = shfl_up_any(v, d);
+        if (lane >= d) v = wrap_add(v, up);
+      }
+      A block_total = shfl_idx_any(v, 31);
+      if (nwarps > 1) {
+        __syncthreads();
+        if (lane == 31) warp_totals[warp] = v;
+        __syncthreads();
+        A before = A(0);
+        block_total = A(0);
+        for (int w = 0; w < nwarps; ++w) {
+          if (w < warp) before = wrap_add(before, warp_totals[w]);
+          block_total = wrap_add(block_total, warp_totals[w]);
+        }
+        v = wrap_add(v, before);
+      }
+      v = wrap_add(v, carry);
+      if (valid && j < n) y[row * n + j] = from_acc<T>(v);
+      carry = wrap_add(carry, block_total);
+    }
+  }
+}
+
+// x, y: (outer, n, inner) contiguous; one thread per (outer, inner) column, sequential along n.
+template <class T, class A>
+__global__ void cumsum_cols_fwd_kernel(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < outer * inner; c += step) {
+    const int64_t off = (c / inner) * n * inner + c % inner;
+    A acc = A(0);
+    for (int64_t k = 0; k < n; ++k) {
+      acc = wrap_add(acc, static_cast<A>(to_acc(x[off + k * inner])));
+      y[off + k * inner] = from_acc<T>(acc);
+    }
+  }
+}
+
+void cumsum_kernel(const Tensor& out, const Tensor& x, int64_t dim) {
+  int64_t outer, n, inner;
+  dims_around(x, dim, outer, n, inner);
+  Tensor xc = ops::contiguous(x);
+  Tensor dst = contiguous_output(out);
+  DeviceGuard guard(x.device().index);
+  cudaStream_t stream = stream_of(x);
+  visit_dtype(x.dtype(), [&]<class E>() {
+    using T = CudaType<E>;
+    using A = std::conditional_t<std::is_floating_point_v<Acc<T>>, double, int64_t>;
+    if (inner == 1) {
+      const dim3 block = n <= 64 ? dim3(32, 8) : dim3(256, 1);
+      cumsum_rows_fwd_kernel<T, A><<<row_grid(outer, block), block, 0, stream>>>(device_ptr<const T>(xc),
+                                                                                device_ptr<T>(dst), outer, n);
+    } else {
+      cumsum_cols_fwd_kernel<T, A><<<blocks_for(outer * inner), kThreads, 0, stream>>>(
+          device_ptr<const T>(xc), device_ptr<T>(dst), outer, n, inner);
+    }
+    EMBER_CUDA_LAUNCH_CHECK("cumsum");
+  });
+  finish_output(out, dst);
+}
+
+}  // namespace
+
+void register_arg_reduce_kernels(KernelTable& t) {
+  t.max_dim = max_dim_kernel;
+  t.min_dim = min_dim_kernel;
+  t.argmax = argmax_kernel;
+  t.argmin = argmin_kernel;
+  t.cumsum = cumsum_kernel;
+}
+
+}  // namespace ember::cuda
