@@ -14,8 +14,14 @@ void register_cuda_kernels(KernelTable& t) {
   register_copy_kernels(t);
   register_random_kernels(t);
   register_reduce_kernels(t);
+  register_arg_reduce_kernels(t);
   register_softmax_kernels(t);
+  register_loss_kernels(t);
   register_linalg_kernels(t);
+  register_norm_kernels(t);
+  register_conv_kernels(t);
+  register_pool_kernels(t);
+  register_index_kernels(t);
   register_optim_kernels(t);
 }
 

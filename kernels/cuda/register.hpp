@@ -22,12 +22,18 @@ void register_unary_kernels(KernelTable& t);   // unary.cu: all unary elementwis
 void register_binary_kernels(KernelTable& t);  // binary.cu: binary + where, masked_fill, addcmul, addcdiv
 void register_copy_kernels(KernelTable& t);    // copy.cu: copy (any device pair), fill, arange, linspace, eye
 void register_random_kernels(KernelTable& t);  // random.cu: uniform, normal, randint, dropout
-void register_reduce_kernels(KernelTable& t);  // reduce.cu: sum, mean, prod, amax, amin
+void register_reduce_kernels(KernelTable& t);  // reduce.cu: sum, mean, prod, amax, amin, var, std, logsumexp, norm
+void register_arg_reduce_kernels(KernelTable& t);  // reduce_arg.cu: max_dim, min_dim, argmax, argmin, cumsum
 void register_softmax_kernels(KernelTable& t);  // softmax.cu: softmax, log_softmax and their backward
+void register_loss_kernels(KernelTable& t);     // softmax_loss.cu: nll_loss, cross_entropy and their backward
+void register_conv_kernels(KernelTable& t);    // conv.cpp: conv2d and its backward ops (cuDNN)
+void register_pool_kernels(KernelTable& t);    // pool.cu: max/avg/adaptive-avg pool2d and their backward
+void register_norm_kernels(KernelTable& t);    // norm.cu, norm_layer.cu: batch/layer/group norm and their backward
+void register_index_kernels(KernelTable& t);   // index.cu (+ index_shape.cu, sort.cu): index ops, cat/pad/flip, topk/sort
 void register_linalg_kernels(KernelTable& t);  // linalg.cpp: mm, bmm, linear (cuBLASLt)
 void register_optim_kernels(KernelTable& t);   // optim.cu: adam_step
 
-// TF32 tensor cores for float32 GEMMs (off by default: full float32 precision).
+// TF32 tensor cores for float32 GEMMs and convolutions (off by default: full float32 precision).
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 

@@ -1,7 +1,8 @@
 // The op-list test: walks tensor/ops.def and fails, naming the op, when an op
-// has no CPU kernel or is not marked tested (EMBER_OP_TESTED in some test file
-// of this binary). It lives in ember_kernels_tests, so the marks of every
-// kernel test file are registered (at static initialisation) before it runs.
+// has no CPU kernel, no CUDA kernel (CUDA builds), or is not marked tested
+// (EMBER_OP_TESTED in some test file of this binary). It lives in
+// ember_kernels_tests, so the marks of every kernel test file are registered
+// (at static initialisation) before it runs.
 #include <string>
 #include <vector>
 
@@ -38,6 +39,14 @@ TEST(OpList, EveryOpHasACpuKernel) {
   auto missing = ops_where([](Op op) { return !kernel_table(DeviceType::CPU).has(op); });
   EXPECT_TRUE(missing.empty()) << missing.size() << " op(s) without a CPU kernel: " << join(missing);
 }
+
+#if defined(EMBER_WITH_CUDA)
+// Registration touches no device, so this runs (and must pass) on machines without a GPU.
+TEST(OpList, EveryOpHasACudaKernel) {
+  auto missing = ops_where([](Op op) { return !kernel_table(DeviceType::CUDA).has(op); });
+  EXPECT_TRUE(missing.empty()) << missing.size() << " op(s) without a CUDA kernel: " << join(missing);
+}
+#endif
 
 TEST(OpList, EveryOpIsTested) {
   auto missing = ops_where([](Op op) { return ember::testing::tested_ops().count(static_cast<int>(op)) == 0; });
