@@ -3,9 +3,18 @@
 // Chunks of 2 MiB and more are mapped 2 MiB-aligned and advised for
 // transparent huge pages (Linux), so first touch costs one fault per 2 MiB
 // rather than one per 4 KiB page; smaller chunks come from operator new.
+//
+// Note [chunk cache]: the kernel still zeroes every new page, which costs
+// about as much as writing the nodes. So chunks of 64 KiB and more that a
+// graph frees go to a process-wide cache, up to kCacheBytes in all, and the
+// next graph takes them back already mapped and faulted in: building and
+// dropping graphs in a loop stops paying for fresh memory. The cache holds at
+// most kCacheBytes (never returned to the system while the process runs).
 #include <ember/runtime/graph_node.hpp>
 
 #include <cstdint>
+#include <mutex>
+#include <vector>
 
 #include <ember/runtime/error.hpp>
 
@@ -17,6 +26,8 @@ namespace ember::runtime::detail {
 namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kCacheMinBytes = size_t{64} << 10;
+constexpr size_t kCacheBytes = size_t{64} << 20;
 
 bool use_mapping(size_t bytes) noexcept {
 #if defined(__linux__)
@@ -56,16 +67,67 @@ void free_chunk_memory(void* p, size_t bytes) noexcept {
   ::operator delete(p, std::align_val_t{64});
 }
 
+// Note [chunk cache]: free chunks by size, one list per chunk index.
+class ChunkCache {
+ public:
+  static ChunkCache& instance() {
+    static auto* cache = new ChunkCache();  // never destroyed: graphs may die during exit
+    return *cache;
+  }
+  void* take(size_t bytes) {
+    std::lock_guard lock(mu_);
+    for (Entry& e : entries_) {
+      if (e.bytes == bytes && !e.chunks.empty()) {
+        void* p = e.chunks.back();
+        e.chunks.pop_back();
+        cached_ -= bytes;
+        return p;
+      }
+    }
+    return nullptr;
+  }
+  bool put(void* p, size_t bytes) noexcept {
+    std::lock_guard lock(mu_);
+    if (cached_ + bytes > kCacheBytes) return false;
+    try {
+      Entry* entry = nullptr;
+      for (Entry& e : entries_)
+        if (e.bytes == bytes) entry = &e;
+      if (!entry) entry = &entries_.emplace_back(Entry{bytes, {}});
+      entry->chunks.push_back(p);
+    } catch (...) {
+      return false;
+    }
+    cached_ += bytes;
+    return true;
+  }
+
+ private:
+  struct Entry {
+    size_t bytes;
+    std::vector<void*> chunks;
+  };
+  std::mutex mu_;
+  std::vector<Entry> entries_;
+  size_t cached_ = 0;
+};
+
 }  // namespace
 
 NodeArena::~NodeArena() {
-  for (size_t k = 0; k < kNumChunks; ++k)
-    if (chunks_[k]) free_chunk_memory(chunks_[k], chunk_nodes(k) * sizeof(GraphNode));
+  for (size_t k = 0; k < kNumChunks; ++k) {
+    if (!chunks_[k]) continue;
+    const size_t bytes = chunk_nodes(k) * sizeof(GraphNode);
+    if (bytes >= kCacheMinBytes && ChunkCache::instance().put(chunks_[k], bytes)) continue;
+    free_chunk_memory(chunks_[k], bytes);
+  }
 }
 
 void NodeArena::allocate_chunk(size_t k) {
   EMBER_CHECK(k < kNumChunks, "TaskGraph: more than ", kMaxNodes, " tasks");
-  chunks_[k] = static_cast<GraphNode*>(allocate_chunk_memory(chunk_nodes(k) * sizeof(GraphNode)));
+  const size_t bytes = chunk_nodes(k) * sizeof(GraphNode);
+  void* p = bytes >= kCacheMinBytes ? ChunkCache::instance().take(bytes) : nullptr;
+  chunks_[k] = static_cast<GraphNode*>(p ? p : allocate_chunk_memory(bytes));
 }
 
 void* ByteArena::allocate(size_t bytes, size_t align) {

@@ -41,7 +41,8 @@ struct GraphRun : RunState {
   static void start_iteration(GraphRun& run, Executor& ex);
   static void finish_iteration(GraphRun& run, Executor& ex);
   static void finish_sinks(const void* graph, int64_t count) noexcept;
-  static void run_chain(GraphNode* node, TaskGraph& graph, Executor& ex);
+  static void execute_node(Job* job, Executor& ex);
+  static int64_t run_chain(GraphNode* node, TaskGraph& graph, GraphRun& run, Executor& ex, bool chain);
   static void run_sources(TaskGraph& graph, uint32_t begin, uint32_t end, uint32_t leaf, Executor& ex);
 };
 
@@ -86,10 +87,11 @@ constexpr size_t kLeavesPerThread = 8;
 // one nearest in insertion order, usually nearest in memory too (the next
 // task of a row of a wavefront, the next link of a chain), so a thread walks
 // the graph in the order it was built and the hardware prefetcher keeps up.
-void GraphRun::run_chain(GraphNode* node, TaskGraph& graph, Executor& ex) {
-  GraphRun& run = *graph.active_run_;
+// Returns the number of sinks it finished, for the caller to count
+// (Note [graph completions]); `chain` is false while tracing (every node then
+// gets its own job, so its own trace event).
+inline int64_t GraphRun::run_chain(GraphNode* node, TaskGraph& graph, GraphRun& run, Executor& ex, bool chain) {
   const TaskGraph::Edge* successors = graph.successors_;
-  const bool chain = !ex.trace_enabled();  // traced runs push every node: one event each
   int64_t sinks = 0;
   for (;;) {
     const int32_t preds = node->num_predecessors;
@@ -129,8 +131,7 @@ void GraphRun::run_chain(GraphNode* node, TaskGraph& graph, Executor& ex) {
     if (next == nullptr) break;
     node = next;
   }
-  // Only the key's address: the graph may be gone unless this thread holds a sink.
-  if (sinks > 0) defer_completions(&graph, &GraphRun::finish_sinks, sinks);
+  return sinks;
 }
 
 void GraphRun::run_sources(TaskGraph& graph, uint32_t begin, uint32_t end, uint32_t leaf, Executor& ex) {
@@ -140,12 +141,14 @@ void GraphRun::run_sources(TaskGraph& graph, uint32_t begin, uint32_t end, uint3
     ex.schedule(new_job<SourceRange>(&graph, mid, end, leaf));
     end = mid;
   }
+  GraphRun& run = *graph.active_run_;
   const bool traced = ex.trace_enabled();  // traced: one job, so one trace event, per node
+  int64_t sinks = 0;
   auto start = [&](GraphNode* node) {
     if (traced) {
       ex.schedule(node);
     } else {
-      run_chain(node, graph, ex);
+      sinks += run_chain(node, graph, run, ex, true);
     }
   };
   if (graph.scan_sources_) {
@@ -156,7 +159,9 @@ void GraphRun::run_sources(TaskGraph& graph, uint32_t begin, uint32_t end, uint3
   } else {
     for (uint32_t i = begin; i < end; ++i) start(static_cast<GraphNode*>(graph.sources_[i]));
   }
-  defer_completions(&graph, &GraphRun::finish_sinks, 1);  // this range's count
+  // The sinks run here and this range's own count, in one batch. Only the
+  // key's address: the graph may be gone unless this thread holds a count.
+  defer_completions(&graph, &GraphRun::finish_sinks, sinks + 1);
 }
 
 void GraphRun::start_iteration(GraphRun& run, Executor& ex) {
@@ -189,9 +194,13 @@ void GraphRun::finish_iteration(GraphRun& run, Executor& ex) {
   ex.end_run();
 }
 
-void execute_graph_node(Job* job, Executor& ex) {
-  GraphRun::run_chain(static_cast<GraphNode*>(job), graph_of(job), ex);
+void GraphRun::execute_node(Job* job, Executor& ex) {
+  TaskGraph& graph = graph_of(job);
+  const int64_t sinks = run_chain(static_cast<GraphNode*>(job), graph, *graph.active_run_, ex, !ex.trace_enabled());
+  if (sinks > 0) defer_completions(&graph, &GraphRun::finish_sinks, sinks);  // only the key's address
 }
+
+void execute_graph_node(Job* job, Executor& ex) { GraphRun::execute_node(job, ex); }
 
 }  // namespace detail
 
