@@ -1,4 +1,9 @@
-// CPU kernels of conv2d (NCHW) and its two backward ops, as im2col + GEMM.
+// CPU kernels of conv2d (NCHW) and its two backward ops, as GEMMs.
+//
+// float32 on the AVX2 / AVX-512 paths runs the implicit GEMM of conv_gemm.hpp
+// (B packed straight from the image; the input gradient, at stride 1, as a
+// convolution of grad_out with the flipped kernel). Everything else, and the
+// scalar path, uses im2col + gemm as below.
 //
 // Shapes (G = groups, Cg = C / G, Og = O / G, L = OH * OW, Kc = Cg * KH * KW):
 //   forward:         out[n, g] (Og, L)  = w[g] (Og, Kc) @ col(x[n, g]) (Kc, L)  (+ bias)
@@ -14,9 +19,12 @@
 // Compute-bound for all but tiny channel counts; speed is the GEMM core's.
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
+#include <ember/kernels/cpu/conv_gemm.hpp>
 #include <ember/kernels/cpu/gemm.hpp>
+#include <ember/kernels/cpu/isa.hpp>
 #include <ember/kernels/cpu/parallel.hpp>
 #include <ember/kernels/cpu/register.hpp>
 #include <ember/tensor/factory.hpp>
@@ -102,6 +110,30 @@ void col2im(const Geometry& g, const T* col, T* x) {
   }
 }
 
+// ---- implicit GEMM (float32 on the AVX2 / AVX-512 paths, conv_gemm.hpp) ----
+
+struct ConvGemmFns {
+  void (*forward)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>, bool) = nullptr;
+  void (*weight)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>, bool) = nullptr;
+};
+
+// The active ISA's implicit-GEMM functions; empty on the scalar path (which
+// takes the im2col route).
+ConvGemmFns conv_gemm_fns() {
+  switch (active_cpu_isa()) {
+    case Isa::avx512: return {avx512::conv_gemm, avx512::conv_weight_gemm};
+    case Isa::avx2: return {avx2::conv_gemm, avx2::conv_weight_gemm};
+    case Isa::scalar: break;
+  }
+  return {};
+}
+
+// Group gr of an image x (C, H, W) as conv_gemm sees it.
+ConvImage conv_image(const Geometry& g, const float* x) {
+  return {x, g.Cg, g.H, g.W, g.KH, g.KW, g.OH, g.OW, g.a.stride[0], g.a.stride[1],
+          g.a.padding[0], g.a.padding[1], g.a.dilation[0], g.a.dilation[1]};
+}
+
 // Images per parallel chunk: enough GEMM work to be worth a task.
 int64_t image_grain(const Geometry& g) {
   const int64_t work = std::max<int64_t>(1, g.O * g.Kc * g.L);
@@ -116,14 +148,24 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
   const T* pw = w.data_ptr<T>();
   const T* pb = bias.defined() ? bias.data_ptr<T>() : nullptr;
   T* po = out.data_ptr<T>();
+  ConvGemmFns fast;
+  if constexpr (std::is_same_v<T, float>) fast = conv_gemm_fns();
+  const bool implicit = fast.forward != nullptr && !g.direct();
   parallel_range(0, g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
-    std::unique_ptr<T[]> col(g.direct() ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
+    std::unique_ptr<T[]> col(g.direct() || implicit ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
     for (int64_t n = lo; n < hi; ++n) {
       for (int64_t gr = 0; gr < g.G; ++gr) {
         const T* xg = px + (n * g.C + gr * g.Cg) * g.H * g.W;
         T* og = po + (n * g.O + gr * g.Og) * g.L;
         if (pb) {
           for (int64_t o = 0; o < g.Og; ++o) std::fill(og + o * g.L, og + (o + 1) * g.L, pb[gr * g.Og + o]);
+        }
+        if constexpr (std::is_same_v<T, float>) {
+          if (implicit) {
+            fast.forward(g.Og, ConstMatrix<float>{pw + gr * g.Og * g.Kc, g.Kc, 1}, conv_image(g, xg),
+                         Matrix<float>{og, g.L, 1}, pb != nullptr);
+            continue;
+          }
         }
         ConstMatrix<T> cols{xg, g.L, 1};
         if (!g.direct()) {
@@ -136,10 +178,45 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
   });
 }
 
+// Stride 1: grad_x is the convolution of grad_out with the flipped, transposed
+// kernel, padded by dilation * (k - 1) - padding, which runs on the implicit
+// GEMM like the forward pass (no im2col buffer, no col2im scatter).
+// Returns false (nothing done) when the shape does not allow it.
+bool conv2d_backward_input_implicit(const Geometry& g, const ConvGemmFns& fast, const float* pgo, const float* pw,
+                                    float* pgx) {
+  const int64_t ph = g.a.dilation[0] * (g.KH - 1) - g.a.padding[0], pwd = g.a.dilation[1] * (g.KW - 1) - g.a.padding[1];
+  if (fast.forward == nullptr || g.a.stride[0] != 1 || g.a.stride[1] != 1 || ph < 0 || pwd < 0) return false;
+  // wf[gr] (Cg, Og * KH * KW): wf[gr][c][o][i][j] = w[gr * Og + o][c][KH - 1 - i][KW - 1 - j].
+  const int64_t taps = g.KH * g.KW;
+  std::vector<float> wf(static_cast<size_t>(g.O * g.Cg * taps));
+  for (int64_t gr = 0; gr < g.G; ++gr)
+    for (int64_t o = 0; o < g.Og; ++o)
+      for (int64_t c = 0; c < g.Cg; ++c)
+        for (int64_t t = 0; t < taps; ++t)
+          wf[static_cast<size_t>(((gr * g.Cg + c) * g.Og + o) * taps + (taps - 1 - t))] =
+              pw[((gr * g.Og + o) * g.Cg + c) * taps + t];
+  parallel_range(0, g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
+    for (int64_t n = lo; n < hi; ++n) {
+      for (int64_t gr = 0; gr < g.G; ++gr) {
+        const ConvImage go{pgo + (n * g.O + gr * g.Og) * g.L, g.Og, g.OH, g.OW, g.KH, g.KW, g.H, g.W, 1, 1,
+                           ph, pwd, g.a.dilation[0], g.a.dilation[1]};
+        fast.forward(g.Cg, ConstMatrix<float>{wf.data() + gr * g.Cg * g.Og * taps, g.Og * taps, 1}, go,
+                     Matrix<float>{pgx + (n * g.C + gr * g.Cg) * g.H * g.W, g.H * g.W, 1}, false);
+      }
+    }
+  });
+  return true;
+}
+
 // grad_x: (N, C, H, W), grad_out: (N, O, OH, OW), w: (O, Cg, KH, KW); all contiguous.
 template <class T>
 void conv2d_backward_input_typed(const Tensor& grad_x, const Tensor& grad_out, const Tensor& w, const Conv2dArgs& args) {
   const Geometry g(grad_x.shape(), w.shape(), grad_out.shape(), args);
+  if constexpr (std::is_same_v<T, float>) {
+    if (!g.direct() && conv2d_backward_input_implicit(g, conv_gemm_fns(), grad_out.data_ptr<float>(),
+                                                      w.data_ptr<float>(), grad_x.data_ptr<float>()))
+      return;
+  }
   const T* pgo = grad_out.data_ptr<T>();
   const T* pw = w.data_ptr<T>();
   T* pgx = grad_x.data_ptr<T>();
@@ -174,14 +251,24 @@ void conv2d_backward_weight_typed(const Tensor& grad_w, const Tensor& grad_out, 
   // Fixed partition of the images into P slices, each summed into its own buffer.
   const int64_t P = std::min<int64_t>(g.N, 8);
   std::vector<T> partial(static_cast<size_t>((P - 1) * wsize));
+  ConvGemmFns fast;
+  if constexpr (std::is_same_v<T, float>) fast = conv_gemm_fns();
+  const bool implicit = fast.weight != nullptr && !g.direct();
   parallel_range(0, P, 1, [&](int64_t lo, int64_t hi) {
-    std::unique_ptr<T[]> col(g.direct() ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
+    std::unique_ptr<T[]> col(g.direct() || implicit ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
     for (int64_t p = lo; p < hi; ++p) {
       T* dst = p == 0 ? pgw : partial.data() + (p - 1) * wsize;
       const int64_t n0 = g.N * p / P, n1 = g.N * (p + 1) / P;
       for (int64_t n = n0; n < n1; ++n) {
         for (int64_t gr = 0; gr < g.G; ++gr) {
           const T* xg = px + (n * g.C + gr * g.Cg) * g.H * g.W;
+          if constexpr (std::is_same_v<T, float>) {
+            if (implicit) {
+              fast.weight(g.Og, ConstMatrix<float>{pgo + (n * g.O + gr * g.Og) * g.L, g.L, 1}, conv_image(g, xg),
+                          Matrix<float>{dst + gr * g.Og * g.Kc, g.Kc, 1}, n != n0);
+              continue;
+            }
+          }
           ConstMatrix<T> cols_t{xg, 1, g.L};  // col^T: (L, Kc)
           if (!g.direct()) {
             im2col(g, xg, col.get());

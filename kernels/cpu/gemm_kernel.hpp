@@ -171,6 +171,19 @@ void pack_b_panel(ConstMatrix<T> b, int64_t p0, int64_t kc, int64_t j0, int nr, 
   }
 }
 
+// Where packed B micro-panels come from. pack<V, NR>(p0, kc, j0, nr, dst)
+// writes rows [p0, p0 + kc) and columns [j0, j0 + nr) of B as kc steps of NR
+// values, zeros in columns nr..NR. StridedB reads a strided matrix; the
+// convolution sources (conv_gemm_kernel.hpp) read im2col views of an image.
+template <class T>
+struct StridedB {
+  ConstMatrix<T> m;
+  template <class V, int NR>
+  void pack(int64_t p0, int64_t kc, int64_t j0, int nr, T* dst) const {
+    pack_b_panel<T, V, NR>(m, p0, kc, j0, nr, dst);
+  }
+};
+
 // The register tile: acc (MR x NV vectors) = sum over kc steps of a (MR) outer b (NR);
 // then C = acc (add: C += acc) for the full tile when C's rows are contiguous,
 // else through a small buffer with clipping to mr x nr and any strides.
@@ -228,8 +241,8 @@ inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict 
 // per-thread buffer that stays in L2 while every row tile uses it. (The
 // general path packs a whole KC x NC panel to L3 first, which pays off only
 // when many A blocks reuse it.)
-template <class T>
-void gemm_one_block(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<T> b, Matrix<T> c, bool accumulate) {
+template <class T, class BSource>
+void gemm_one_block(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSource& b, Matrix<T> c, bool accumulate) {
   using V = typename VecOf<T>::type;
   using B = Blocking<T>;
   constexpr int MR = B::MR, NV = B::NV, NR = NV * V::size;
@@ -256,7 +269,7 @@ void gemm_one_block(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatr
       for (int64_t chunk = lo; chunk < hi; ++chunk) {
         const int64_t jp0 = chunk * panels_per_chunk, jp1 = std::min(n_panels, jp0 + panels_per_chunk);
         for (int64_t jp = jp0; jp < jp1; ++jp)
-          pack_b_panel<T, V, NR>(b, pc, kc, jp * NR, static_cast<int>(std::min<int64_t>(NR, N - jp * NR)),
+          b.template pack<V, NR>(pc, kc, jp * NR, static_cast<int>(std::min<int64_t>(NR, N - jp * NR)),
                                  b_pack + (jp - jp0) * kc * NR);
         for (int64_t jp = jp0; jp < jp1; ++jp) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, N - jp * NR));
@@ -272,15 +285,15 @@ void gemm_one_block(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatr
   }
 }
 
-template <class T>
-void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<T> b, Matrix<T> c, bool accumulate) {
+template <class T, class BSource>
+void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSource& b, Matrix<T> c, bool accumulate) {
   using V = typename VecOf<T>::type;
   using B = Blocking<T>;
   constexpr int MR = B::MR, NV = B::NV, NR = NV * V::size;
   constexpr int64_t KC = B::KC, MC = B::MC, NC = B::NC;
   static_assert(MC % MR == 0 && NC % NR == 0, "blocks hold whole tiles");
   if (M <= MC) {
-    gemm_one_block<T>(M, N, K, a, b, c, accumulate);
+    gemm_one_block<T, BSource>(M, N, K, a, b, c, accumulate);
     return;
   }
 
@@ -301,7 +314,7 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<
       const int64_t pack_grain = std::max<int64_t>(1, 16384 / (kc * NR));
       parallel_range(0, n_panels, pack_grain, [&](int64_t lo, int64_t hi) {
         for (int64_t jp = lo; jp < hi; ++jp)
-          pack_b_panel<T, V, NR>(b, pc, kc, jc + jp * NR, static_cast<int>(std::min<int64_t>(NR, nc - jp * NR)),
+          b.template pack<V, NR>(pc, kc, jc + jp * NR, static_cast<int>(std::min<int64_t>(NR, nc - jp * NR)),
                                  b_pack + jp * kc * NR);
       });
       // Tasks: A blocks x column ranges, enough of them to keep every thread busy.
@@ -341,11 +354,11 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<
 }  // namespace gemm_detail
 
 void sgemm(int64_t M, int64_t N, int64_t K, ConstMatrix<float> a, ConstMatrix<float> b, Matrix<float> c, bool accumulate) {
-  gemm_detail::gemm_packed<float>(M, N, K, a, b, c, accumulate);
+  gemm_detail::gemm_packed<float>(M, N, K, a, gemm_detail::StridedB<float>{b}, c, accumulate);
 }
 void dgemm(int64_t M, int64_t N, int64_t K, ConstMatrix<double> a, ConstMatrix<double> b, Matrix<double> c,
            bool accumulate) {
-  gemm_detail::gemm_packed<double>(M, N, K, a, b, c, accumulate);
+  gemm_detail::gemm_packed<double>(M, N, K, a, gemm_detail::StridedB<double>{b}, c, accumulate);
 }
 
 }  // namespace ember::cpu::EMBER_ISA_NS

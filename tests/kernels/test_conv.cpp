@@ -94,7 +94,7 @@ double dot(const Tensor& a, const Tensor& b) {
 }
 
 // Runs forward and both backward ops for one case and dtype against the references.
-void check_case(const Case& k, DType dt, bool strided_inputs = false) {
+void check_case_on_active_isa(const Case& k, DType dt, bool strided_inputs) {
   SCOPED_TRACE(::testing::Message() << "N" << k.N << " C" << k.C << " " << k.H << "x" << k.W << " O" << k.O << " k"
                                     << k.KH << "x" << k.KW << " s" << k.sh << "," << k.sw << " p" << k.ph << ","
                                     << k.pw << " d" << k.dh << "," << k.dw << " g" << k.groups << " " << dt
@@ -130,6 +130,15 @@ void check_case(const Case& k, DType dt, bool strided_inputs = false) {
     const double lhs = dot(ops::conv2d(x, w, {}, a), g);
     EXPECT_NEAR(lhs, dot(x, gx), 1e-9 * (1 + std::fabs(lhs)));
     EXPECT_NEAR(lhs, dot(w, gw), 1e-9 * (1 + std::fabs(lhs)));
+  }
+}
+
+// float32 has a fast path per CPU ISA (the implicit GEMM): check every path the CPU has.
+void check_case(const Case& k, DType dt, bool strided_inputs = false) {
+  if (dt == kFloat32) {
+    ember::testing::for_each_cpu_isa([&] { check_case_on_active_isa(k, dt, strided_inputs); });
+  } else {
+    check_case_on_active_isa(k, dt, strided_inputs);
   }
 }
 
@@ -190,6 +199,31 @@ TEST(Conv2d, LargerImageCrossesGemmBlocks) {
   check_case(k, kFloat32);
   k = make(9, 3, 6, 6, 4, 3, 3);  // more images than backward_weight's partial sums (8)
   check_case(k, kFloat64);
+  k = make(2, 32, 20, 21, 10, 3, 3);  // Kc = 288 > one K slab, L = 420 > one column chunk
+  k.ph = k.pw = 1;
+  check_case(k, kFloat32);
+  k = make(1, 3, 9, 11, 150, 3, 3);  // more output channels than one A block (M > 144)
+  k.ph = 1;
+  check_case(k, kFloat32);
+}
+
+// Shapes that choose between the input gradient's routes: stride 1 with dilation
+// (flipped-kernel convolution), padding beyond dilation * (k - 1) (col2im route),
+// stride 2 (col2im route), a 5x5 kernel.
+TEST(Conv2d, InputGradientRoutes) {
+  manual_seed(15);
+  Case k = make(2, 3, 9, 10, 4, 3, 3);
+  k.dh = 2, k.dw = 3, k.ph = 2, k.pw = 3;
+  check_case(k, kFloat32);
+  k = make(1, 2, 5, 5, 3, 3, 3);
+  k.ph = k.pw = 3;
+  check_case(k, kFloat32);
+  k = make(2, 4, 9, 9, 3, 3, 3);
+  k.sh = k.sw = 2, k.ph = k.pw = 1;
+  check_case(k, kFloat32);
+  k = make(2, 3, 8, 7, 5, 5, 5);
+  k.ph = 2, k.pw = 1;
+  check_case(k, kFloat32);
 }
 
 TEST(Conv2d, NonContiguousAndReducedPrecision) {

@@ -1,0 +1,40 @@
+// conv_gemm: 2-D convolution as a packed GEMM that reads the image directly
+// ("implicit GEMM"): the B micro-panels are packed straight from the input
+// plane, so no im2col matrix is ever written and read back. conv.cpp uses it
+// for float32 on the AVX2/AVX-512 paths; the im2col + gemm route stays the
+// reference and the path for the other types.
+//
+// With col = im2col(x), a (C * KH * KW, OH * OW) matrix whose row
+// (c, i, j) holds x[c, oh * sh - ph + i * dh, ow * sw - pw + j * dw] (zero
+// outside the image) at column oh * OW + ow:
+//   conv_gemm:        out (M, OH*OW)    (+)= w (M, C*KH*KW) @ col
+//   conv_weight_gemm: gw  (M, C*KH*KW)  (+)= go (M, OH*OW) @ col^T
+#pragma once
+
+#include <cstdint>
+
+#include <ember/kernels/cpu/gemm.hpp>
+
+namespace ember::cpu {
+
+// One image of one group: x is (C, H, W), contiguous.
+struct ConvImage {
+  const float* x;
+  int64_t C, H, W;   // input planes
+  int64_t KH, KW;    // kernel
+  int64_t OH, OW;    // output plane
+  int64_t sh, sw;    // stride
+  int64_t ph, pw;    // padding
+  int64_t dh, dw;    // dilation
+};
+
+#define EMBER_DECLARE_CONV_GEMM(isa)                                                                          \
+  namespace isa {                                                                                             \
+  void conv_gemm(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out, bool accumulate);   \
+  void conv_weight_gemm(int64_t M, ConstMatrix<float> go, const ConvImage& x, Matrix<float> gw, bool accumulate); \
+  }
+EMBER_DECLARE_CONV_GEMM(avx2)
+EMBER_DECLARE_CONV_GEMM(avx512)
+#undef EMBER_DECLARE_CONV_GEMM
+
+}  // namespace ember::cpu
