@@ -11,14 +11,20 @@
 // Backward (xhat = (x - mean) * invstd, g = grad_out * w, means over the group):
 //   grad_x = invstd * (g - mean(g) - xhat * mean(g * xhat))   (batch_norm eval: g * invstd)
 //   grad_w = sum grad_out * xhat, grad_b = sum grad_out        (over everything but the affine dim)
+// float32 batch norm (with S = prod(*) > 1) and layer norm (float32 or no
+// weight/bias) first try the per-ISA fast paths (norm_vec.cpp, norm_kernel.hpp).
 // Ceilings: ~8 FLOPs per element forward, ~12 backward; memory-bound: forward
-// reads x twice and writes y (3 * itemsize per element), backward reads x and grad_out twice.
+// reads x twice and writes y (3 * itemsize per element), backward reads x and
+// grad_out twice. The reference layer norm reaches about 1/4 of the copy
+// bandwidth; the fast path keeps each row or channel in cache between its
+// passes, so memory sees one read and one write (benchmarks/RESULTS.md).
 #include <algorithm>
 #include <cmath>
 #include <tuple>
 #include <type_traits>
 #include <vector>
 
+#include <ember/kernels/cpu/norm_vec.hpp>
 #include <ember/kernels/cpu/parallel.hpp>
 #include <ember/kernels/cpu/register.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -76,6 +82,10 @@ std::pair<double, double> moments(const Strips<T>& s) {
   return {mean, sq / static_cast<double>(n)};
 }
 
+// A float32 parameter (contiguous: the meta functions pass them so) or none, for the fast paths.
+bool f32_or_undefined(const Tensor& t) { return !t.defined() || (t.dtype() == kFloat32 && t.is_contiguous()); }
+const float* f32_ptr(const Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
 // The dtype of saved statistics: float64 for float64 input, float32 otherwise.
 template <class T> using StatT = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
@@ -96,7 +106,14 @@ void batch_norm_kernel(const Tensor& out, const Tensor& stat0, const Tensor& sta
     StatT<T>* pmean = stat0.data_ptr<StatT<T>>();
     StatT<T>* pinv = stat1.data_ptr<StatT<T>>();
     const int64_t count = N * S;
-    parallel_range(0, C, grain_for(count), [&](int64_t lo, int64_t hi) {
+    bool fast = false;
+    if constexpr (std::is_same_v<T, float>) {
+      fast = S > 1 && vec_batch_norm_f32({.x = px, .y = po, .N = N, .C = C, .S = S, .weight = w, .bias = b,
+                                          .running_mean = rm, .running_var = rv, .save_mean = pmean,
+                                          .save_invstd = pinv, .batch_mean = batch_mean, .unbiased_var = unbiased},
+                                         args);
+    }
+    if (!fast) parallel_range(0, C, grain_for(count), [&](int64_t lo, int64_t hi) {
       for (int64_t c = lo; c < hi; ++c) {
         const size_t ci = static_cast<size_t>(c);
         double mean, var;
@@ -144,7 +161,11 @@ void batch_norm_backward_kernel(const Tensor& grad_x, const Tensor& grad_weight,
     const T* pg = grad_out.data_ptr<T>();
     T* pgx = grad_x.data_ptr<T>();
     const int64_t count = N * S;
-    parallel_range(0, C, grain_for(2 * count), [&](int64_t lo, int64_t hi) {
+    bool fast = false;
+    if constexpr (std::is_same_v<T, float>) {
+      fast = S > 1 && vec_batch_norm_backward_f32(pgx, gw, gb, pg, px, N, C, S, w, mean, invstd, args);
+    }
+    if (!fast) parallel_range(0, C, grain_for(2 * count), [&](int64_t lo, int64_t hi) {
       for (int64_t c = lo; c < hi; ++c) {
         const size_t ci = static_cast<size_t>(c);
         double sum_g = 0.0, sum_gx = 0.0;
@@ -192,6 +213,11 @@ void layer_norm_kernel(const Tensor& out, const Tensor& stat0, const Tensor& sta
     T* po = out.data_ptr<T>();
     StatT<T>* pmean = stat0.data_ptr<StatT<T>>();
     StatT<T>* prstd = stat1.data_ptr<StatT<T>>();
+    if constexpr (std::is_same_v<T, float>) {
+      if (f32_or_undefined(weight) && f32_or_undefined(bias) &&
+          vec_layer_norm_f32(po, pmean, prstd, px, f32_ptr(weight), f32_ptr(bias), R, D, args.eps))
+        return;
+    }
     parallel_range(0, R, grain_for(D), [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; ++r) {
         const auto [mean, var] = moments(Strips<T>{px + r * D, 1, D, 0});
@@ -222,6 +248,16 @@ void layer_norm_backward_kernel(const Tensor& grad_x, const Tensor& grad_weight,
     const T* px = x.data_ptr<T>();
     const T* pg = grad_out.data_ptr<T>();
     T* pgx = grad_x.data_ptr<T>();
+    if constexpr (std::is_same_v<T, float>) {
+      std::vector<double> gw, gb;
+      if (f32_or_undefined(weight) && stat0.dtype() == kFloat32 &&
+          vec_layer_norm_backward_f32(pgx, gw, gb, pg, px, f32_ptr(weight), stat0.data_ptr<float>(),
+                                      stat1.data_ptr<float>(), R, D)) {
+        store_param(grad_weight, gw);
+        store_param(grad_bias, gb);
+        return;
+      }
+    }
     parallel_range(0, R, grain_for(3 * D), [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; ++r) {
         const size_t ri = static_cast<size_t>(r);

@@ -1,13 +1,19 @@
 // Fused Adam/AdamW step on the CPU: one pass over param, grad and the two
 // moment buffers (PyTorch's update rule, bias-corrected).
 //
+// float32 parameters take the per-ISA fast path (optim_kernel.hpp) with the
+// constants computed here exactly as the reference loop computes them.
+//
 // Ceilings: 4 reads + 3 writes per element (5 reads + 4 writes with amsgrad),
-// about 12 flops and one sqrt and one division: memory-bound; the loop body is
-// branch-free so the compiler vectorises it.
+// about 12 flops and one sqrt and one division: memory-bound. The reference
+// loop is compiled for baseline x86-64 (SSE2, where sqrt and division are
+// slow) and reaches about 1/2 of the copy bandwidth; the fast path 80-95%
+// (benchmarks/RESULTS.md, "CPU memory-bound kernels").
 #include <cmath>
 
 #include <ember/kernels/cpu/parallel.hpp>
 #include <ember/kernels/cpu/register.hpp>
+#include <ember/kernels/cpu/vec_kernels.hpp>
 #include <ember/tensor/tensor.hpp>
 
 namespace ember::cpu {
@@ -42,8 +48,36 @@ void adam_range(T* p, const T* g, T* m, T* v, T* vmax, int64_t lo, int64_t hi, c
   }
 }
 
+// The float32 fast path; false (run the reference) on the scalar ISA path or another dtype.
+bool vec_adam(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+              const Tensor& max_exp_avg_sq, const AdamArgs& a) {
+  const VecKernels* vk = vec_kernels();
+  if (vk == nullptr || param.dtype() != kFloat32) return false;
+  // The same float constants as adam_range<float>.
+  const float lr = static_cast<float>(a.lr), wd = static_cast<float>(a.weight_decay);
+  AdamConsts c;
+  c.b1 = static_cast<float>(a.beta1);
+  c.b2 = static_cast<float>(a.beta2);
+  c.eps = static_cast<float>(a.eps);
+  c.step_size = static_cast<float>(a.lr / (1.0 - std::pow(a.beta1, static_cast<double>(a.step))));
+  c.inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(a.beta2, static_cast<double>(a.step))));
+  c.decay = a.decoupled_weight_decay ? 1.0f - lr * wd : 1.0f;
+  c.l2 = a.decoupled_weight_decay ? 0.0f : wd;
+  c.sign = a.maximize ? -1.0f : 1.0f;
+  float* p = param.data_ptr<float>();
+  const float* g = grad.data_ptr<float>();
+  float* m = exp_avg.data_ptr<float>();
+  float* v = exp_avg_sq.data_ptr<float>();
+  float* vmax = a.amsgrad ? max_exp_avg_sq.data_ptr<float>() : nullptr;
+  parallel_range(0, param.numel(), kGrain, [&](int64_t lo, int64_t hi) {
+    vk->adam_f32(p + lo, g + lo, m + lo, v + lo, vmax ? vmax + lo : nullptr, hi - lo, c);
+  });
+  return true;
+}
+
 void adam_step_kernel(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
                       const Tensor& max_exp_avg_sq, const AdamArgs& args) {
+  if (vec_adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, args)) return;
   visit_floating(param.dtype(), "adam_step", [&]<class T>() {
     T* p = param.data_ptr<T>();
     const T* g = grad.data_ptr<T>();

@@ -7,13 +7,21 @@
 // updates merged with Chan's formula; logsumexp keeps a running (max, sum of
 // exp(x - max)) pair, so neither needs a second pass over the data.
 //
+// float32 sum, mean and amax over the last dims, or all elements, of a
+// contiguous tensor take the per-ISA fast path (reduce_kernel.hpp, through
+// vec_reduce_rows below): accumulated in double, rows cut into fixed
+// chunks of kRowChunk so the result depends on the shape only.
+//
 // Ceilings: one read of x (n x itemsize bytes) and one write of the output;
 // about 1 FLOP per element for sum/mean/prod/amax/amin/norm(1, 2, inf),
 // ~5 for var/std (a division per element), and one exp (or pow) per element
 // for logsumexp and the general p-norm. sum/amax are bandwidth-bound on large
-// rows; the others are bound by the division / libm call.
+// rows; the others are bound by the division / libm call. The reference sum
+// reaches about half the copy bandwidth, the fast path ~90%
+// (benchmarks/RESULTS.md, "CPU memory-bound kernels").
 #include <ember/kernels/cpu/reduce_loop.hpp>
 #include <ember/kernels/cpu/register.hpp>
+#include <ember/kernels/cpu/vec_kernels.hpp>
 
 namespace ember::cpu {
 
@@ -181,13 +189,67 @@ struct NormR {
   }
 };
 
+// ---- float32 fast path -------------------------------------------------------------------
+
+enum class RowReduce { Sum, Mean, Max };
+
+// Elements per chunk of a long row: rows longer than this are cut into fixed
+// chunks reduced in parallel and combined in order.
+constexpr int64_t kRowChunk = 4 * kGrain;
+
+// float32 sum/mean/amax of x over `dims` when they are x's last dims (or all)
+// and x is contiguous; false (run the reference) otherwise.
+bool vec_reduce_rows(const Tensor& out, const Tensor& x, IntList dims, RowReduce kind) {
+  const VecKernels* vk = vec_kernels();
+  if (vk == nullptr || x.dtype() != kFloat32 || out.dtype() != kFloat32 || !x.is_contiguous() || x.numel() == 0)
+    return false;
+  const ReduceLayout L = reduce_layout(x, dims);
+  if (L.inner != 1 || !L.src.is_same(x)) return false;
+  const int64_t rows = L.outer, n = L.n, pieces = (n + kRowChunk - 1) / kRowChunk;
+  const float* px = x.data_ptr<float>();
+  Tensor dst = contiguous_output(out);
+  float* po = dst.data_ptr<float>();
+  // One piece of a row: its sum, or its max (as a double).
+  auto piece = [&](int64_t r, int64_t p) {
+    const float* xs = px + r * n + p * kRowChunk;
+    const int64_t len = std::min(kRowChunk, n - p * kRowChunk);
+    return kind == RowReduce::Max ? static_cast<double>(vk->max_f32(xs, len)) : vk->sum_f32(xs, len);
+  };
+  auto finish = [&](double v) {
+    return static_cast<float>(kind == RowReduce::Mean ? v / static_cast<double>(n) : v);
+  };
+  if (pieces == 1) {
+    parallel_range(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) po[r] = finish(piece(r, 0));
+    });
+  } else {
+    std::vector<double> partial(static_cast<size_t>(rows * pieces));
+    parallel_range(0, rows * pieces, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t) partial[static_cast<size_t>(t)] = piece(t / pieces, t % pieces);
+    });
+    for (int64_t r = 0; r < rows; ++r) {
+      double acc = partial[static_cast<size_t>(r * pieces)];
+      for (int64_t p = 1; p < pieces; ++p) {
+        const double v = partial[static_cast<size_t>(r * pieces + p)];
+        if (kind != RowReduce::Max) acc += v;
+        else if (std::isnan(v) || v > acc) acc = std::isnan(acc) ? acc : v;
+      }
+      po[r] = finish(acc);
+    }
+  }
+  finish_output(out, dst);
+  return true;
+}
+
 // ---- kernels -----------------------------------------------------------------------------
 
 void sum_kernel(const Tensor& out, const Tensor& x, const ReduceArgs& args) {
+  if (vec_reduce_rows(out, x, args.dims, RowReduce::Sum)) return;
   visit_dtype(x.dtype(), [&]<class T>() { run_reduce<T, T>(out, x, args.dims, SumR<T>{}); });
 }
 
 void mean_kernel(const Tensor& out, const Tensor& x, const ReduceArgs& args) {
+  if (vec_reduce_rows(out, x, args.dims, RowReduce::Mean)) return;
   visit_floating(x.dtype(), "mean", [&]<class T>() { run_reduce<T, T>(out, x, args.dims, MeanR<T>{}); });
 }
 
@@ -196,6 +258,7 @@ void prod_kernel(const Tensor& out, const Tensor& x, const ReduceArgs& args) {
 }
 
 void amax_kernel(const Tensor& out, const Tensor& x, const ReduceArgs& args) {
+  if (vec_reduce_rows(out, x, args.dims, RowReduce::Max)) return;
   visit_dtype(x.dtype(), [&]<class T>() { run_reduce<T, T>(out, x, args.dims, ExtremumR<T, true>{}); });
 }
 

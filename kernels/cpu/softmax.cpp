@@ -7,13 +7,19 @@
 // Subtracting the max keeps exp in range; sums accumulate in double. A row
 // holding NaN, or only -inf, gives NaN, as in PyTorch.
 //
+// float32 along the last dim of a contiguous tensor takes the per-ISA fast
+// path (softmax_kernel.hpp, through vec_softmax below), a block of rows per task.
+//
 // Ceilings: forward reads x twice (three times along a non-last dim) and
 // writes y once; one exp per element (two for float16/bfloat16 softmax,
 // which recompute rather than keep a rounded intermediate). Backward reads
 // g and y twice and writes once, ~3 FLOPs per element (plus an exp for
-// log_softmax). Bound by exp throughput for short rows, by bandwidth otherwise.
+// log_softmax). The reference is bound by libm's exp (about 1/6 of the copy
+// bandwidth over rows of 1024); the fast path reads each row from memory once
+// and reaches 70-90% (benchmarks/RESULTS.md, "CPU memory-bound kernels").
 #include <ember/kernels/cpu/reduce_loop.hpp>
 #include <ember/kernels/cpu/register.hpp>
+#include <ember/kernels/cpu/vec_kernels.hpp>
 
 namespace ember::cpu {
 namespace {
@@ -145,17 +151,58 @@ void softmax_backward_impl(const Tensor& grad_in, const Tensor& grad_out, const 
   finish_output(grad_in, dst);
 }
 
+// The float32 fast path over the last dim: out (and g) = f(ins...) row by row; false
+// (run the reference) unless every tensor is float32 and contiguous.
+bool vec_rows_ok(const Tensor& out, std::initializer_list<const Tensor*> ins, int64_t dim) {
+  if (vec_kernels() == nullptr || out.dim() == 0 || out.numel() == 0 || dim != out.dim() - 1) return false;
+  if (out.dtype() != kFloat32 || !out.is_contiguous()) return false;
+  for (const Tensor* t : ins)
+    if (t->dtype() != kFloat32 || !t->is_contiguous()) return false;
+  return true;
+}
+
+bool vec_softmax(const Tensor& out, const Tensor& x, int64_t dim, bool log) {
+  if (!vec_rows_ok(out, {&x}, dim)) return false;
+  const VecKernels* vk = vec_kernels();
+  const int64_t n = x.size(dim), rows = x.numel() / n;
+  const bool stream = use_streaming_stores(out.numel() * 4);
+  float* y = out.data_ptr<float>();
+  const float* px = x.data_ptr<float>();
+  parallel_range(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t lo, int64_t hi) {
+    vk->softmax_rows_f32(y + lo * n, px + lo * n, hi - lo, n, log, stream);
+  });
+  return true;
+}
+
+bool vec_softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& y, int64_t dim, bool log) {
+  if (!vec_rows_ok(grad_in, {&grad_out, &y}, dim)) return false;
+  const VecKernels* vk = vec_kernels();
+  const int64_t n = y.size(dim), rows = y.numel() / n;
+  const bool stream = use_streaming_stores(grad_in.numel() * 4);
+  float* d = grad_in.data_ptr<float>();
+  const float* pg = grad_out.data_ptr<float>();
+  const float* py = y.data_ptr<float>();
+  parallel_range(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t lo, int64_t hi) {
+    vk->softmax_backward_rows_f32(d + lo * n, pg + lo * n, py + lo * n, hi - lo, n, log, stream);
+  });
+  return true;
+}
+
 void softmax_kernel(const Tensor& out, const Tensor& x, int64_t dim) {
+  if (vec_softmax(out, x, dim, false)) return;
   visit_floating(x.dtype(), "softmax", [&]<class T>() { softmax_impl<T, false>(out, x, dim); });
 }
 void log_softmax_kernel(const Tensor& out, const Tensor& x, int64_t dim) {
+  if (vec_softmax(out, x, dim, true)) return;
   visit_floating(x.dtype(), "log_softmax", [&]<class T>() { softmax_impl<T, true>(out, x, dim); });
 }
 void softmax_backward_kernel(const Tensor& grad_in, const Tensor& grad_out, const Tensor& y, int64_t dim) {
+  if (vec_softmax_backward(grad_in, grad_out, y, dim, false)) return;
   visit_floating(y.dtype(), "softmax_backward",
                  [&]<class T>() { softmax_backward_impl<T, false>(grad_in, grad_out, y, dim); });
 }
 void log_softmax_backward_kernel(const Tensor& grad_in, const Tensor& grad_out, const Tensor& y, int64_t dim) {
+  if (vec_softmax_backward(grad_in, grad_out, y, dim, true)) return;
   visit_floating(y.dtype(), "log_softmax_backward",
                  [&]<class T>() { softmax_backward_impl<T, true>(grad_in, grad_out, y, dim); });
 }

@@ -13,11 +13,19 @@
 // p = softmax(x) and W = sum_c w[c],
 //   g_r * ((1 - eps) * w[t] * (p_c - [c == t]) + eps / C * (p_c * W - w[c])).
 //
+// float32 (N, C) inputs take the per-ISA fast path for the row work
+// (softmax_kernel.hpp: logsumexp_f32, cross_entropy_grad_row_f32; reduce_kernel.hpp:
+// sum/dot for label smoothing); the target element of a gradient row is
+// recomputed in double as the reference does, so p_t - 1 keeps its accuracy.
+//
 // Ceilings: nll touches one element per row (bandwidth-bound on the target);
-// cross_entropy reads each row of x twice (three times in backward), with one
-// exp per element forward and backward: bound by exp throughput.
+// cross_entropy reads each row of x twice (three times in backward; the
+// second and third from cache), with one exp per element forward and
+// backward: the reference is bound by libm's exp, the fast path by memory
+// for C in the hundreds or more.
 #include <ember/kernels/cpu/reduce_loop.hpp>
 #include <ember/kernels/cpu/register.hpp>
+#include <ember/kernels/cpu/vec_kernels.hpp>
 
 namespace ember::cpu {
 namespace {
@@ -159,15 +167,36 @@ double row_logsumexp(const T* x, int64_t C, int64_t D) {
   return m + std::log(s);
 }
 
+// The float32 fast row kernels, when the input is (N, C) float32 (class weights float32 or none).
+const VecKernels* fast_rows(const LossView& v) {
+  const bool ok = v.input.dtype() == kFloat32 && v.D == 1 && v.C > 0 &&
+                  (!v.weight.defined() || v.weight.dtype() == kFloat32);
+  return ok ? vec_kernels() : nullptr;
+}
+
 void cross_entropy_kernel(const Tensor& out, const Tensor& input, const Tensor& target, const Tensor& weight,
                           const CrossEntropyArgs& args) {
   const LossView v = loss_view("cross_entropy", input, target, weight, args);
   const double eps = args.label_smoothing;
+  const VecKernels* vk = fast_rows(v);
   visit_floating(input.dtype(), "cross_entropy", [&]<class T>() {
     const T* px = v.input.numel() > 0 ? v.input.template data_ptr<T>() : nullptr;
     const T* pw = v.weight.defined() ? v.weight.template data_ptr<T>() : nullptr;
     reduce_loss<T>(out, v, args, v.C * 4, [&](int64_t r, double w) {
       const T* x = px + v.class_offset(r);
+      if constexpr (std::is_same_v<T, float>) {
+        if (vk != nullptr) {
+          // -w_t logp_t, and -sum_c w_c logp_c = W lse - sum_c w_c x_c for smoothing.
+          const double lse = vk->logsumexp_f32(x, v.C);
+          double loss = -w * (static_cast<double>(x[v.t[r]]) - lse);
+          if (eps > 0.0) {
+            const double wx = pw ? vk->dot_f32(pw, x, v.C) : vk->sum_f32(x, v.C);
+            const double W = pw ? vk->sum_f32(pw, v.C) : static_cast<double>(v.C);
+            loss = (1.0 - eps) * loss + eps / static_cast<double>(v.C) * (W * lse - wx);
+          }
+          return loss;
+        }
+      }
       const double lse = row_logsumexp(x, v.C, v.D);
       double loss = -w * (static_cast<double>(load(x[v.t[r] * v.D])) - lse);
       if (eps > 0.0) {
@@ -187,6 +216,7 @@ void cross_entropy_backward_kernel(const Tensor& grad_input, const Tensor& grad_
                                    const Tensor& target, const Tensor& weight, const CrossEntropyArgs& args) {
   const LossView v = loss_view("cross_entropy_backward", input, target, weight, args);
   const double eps = args.label_smoothing;
+  const VecKernels* vk = fast_rows(v);
   visit_floating(input.dtype(), "cross_entropy_backward", [&]<class T>() {
     const RowGrad<T> g(grad_out, v, args);
     const T* px = v.input.numel() > 0 ? v.input.template data_ptr<T>() : nullptr;
@@ -208,9 +238,22 @@ void cross_entropy_backward_kernel(const Tensor& grad_input, const Tensor& grad_
           continue;
         }
         const T* x = px + base;
-        const double lse = row_logsumexp(x, v.C, v.D);
         const double s = g.scale[static_cast<size_t>(r)];
         const double wt = pw ? static_cast<double>(load(pw[t])) : 1.0;
+        if constexpr (std::is_same_v<T, float>) {
+          if (vk != nullptr) {
+            // d_c = s gc = A p_c - B w_c - [c == t] s (1 - eps) w_t; element t again in double.
+            const double lse = vk->logsumexp_f32(x, v.C);
+            const double A = s * ((1.0 - eps) * wt + eps * wtotal / static_cast<double>(v.C));
+            const double B = s * eps / static_cast<double>(v.C);
+            vk->cross_entropy_grad_row_f32(d, x, v.C, static_cast<float>(lse), static_cast<float>(A),
+                                           static_cast<float>(B), pw);
+            const double pt = std::exp(static_cast<double>(x[t]) - lse);
+            d[t] = static_cast<float>(A * pt - B * wt - s * (1.0 - eps) * wt);
+            continue;
+          }
+        }
+        const double lse = row_logsumexp(x, v.C, v.D);
         for (int64_t c = 0; c < v.C; ++c) {
           const double p = std::exp(static_cast<double>(load(x[c * v.D])) - lse);
           const double wc = pw ? static_cast<double>(load(pw[c])) : 1.0;

@@ -1,13 +1,21 @@
 // CPU reference kernels for the unary element-wise ops (any strides, all float dtypes,
 // and the integer dtypes where PyTorch's CPU has them).
 //
-// Ceilings: each element is read once and written once (2 x itemsize bytes);
-// these kernels are memory-bound except the transcendental ones (exp, log,
-// tanh, erf), which are compute-bound on libm calls.
+// float32 relu, neg, abs, exp, log, sigmoid, tanh, silu and gelu first try the
+// per-ISA fast path (vec_dispatch.hpp, elementwise_kernel.hpp); the code here
+// is the scalar path and the reference the tests compare against.
+//
+// Ceilings: each element is read once and written once (2 x itemsize bytes).
+// The reference reaches about 1/3 (relu) of the copy bandwidth; the fast path
+// 75-95% for relu/neg/abs (benchmarks/RESULTS.md, "CPU memory-bound kernels").
+// The transcendental ops are compute-bound here on libm calls; vectorised
+// (vec_math.hpp) exp/sigmoid/tanh/silu are near bandwidth, gelu(erf) about half.
 #include <cmath>
+#include <optional>
 
 #include <ember/kernels/cpu/elementwise.hpp>
 #include <ember/kernels/cpu/register.hpp>
+#include <ember/kernels/cpu/vec_dispatch.hpp>
 
 namespace ember::cpu {
 namespace {
@@ -26,8 +34,10 @@ void unary_numeric(const Tensor& out, const Tensor& x, const char* op, F f) {
   });
 }
 
-#define EMBER_UNARY_FLOAT(name, expr)                                   \
+// fast: the VecUnary of the float32 fast path, or kNoVec.
+#define EMBER_UNARY_FLOAT(name, fast, expr)                            \
   void name##_kernel(const Tensor& out, const Tensor& x, const UnaryArgs& args) { \
+    if (vec_unary(out, x, fast)) return;                               \
     unary_float(out, x, #name, [&](auto v) {                           \
       using M = decltype(v);                                           \
       (void)args;                                                      \
@@ -35,27 +45,31 @@ void unary_numeric(const Tensor& out, const Tensor& x, const char* op, F f) {
     });                                                                \
   }
 
-EMBER_UNARY_FLOAT(exp, std::exp(v))
-EMBER_UNARY_FLOAT(log, std::log(v))
-EMBER_UNARY_FLOAT(log1p, std::log1p(v))
-EMBER_UNARY_FLOAT(sqrt, std::sqrt(v))
-EMBER_UNARY_FLOAT(rsqrt, M(1) / std::sqrt(v))
-EMBER_UNARY_FLOAT(sin, std::sin(v))
-EMBER_UNARY_FLOAT(cos, std::cos(v))
-EMBER_UNARY_FLOAT(tanh, std::tanh(v))
-EMBER_UNARY_FLOAT(sigmoid, sigmoid(v))
-EMBER_UNARY_FLOAT(silu, v * sigmoid(v))
-EMBER_UNARY_FLOAT(reciprocal, M(1) / v)
-EMBER_UNARY_FLOAT(leaky_relu, v > M(0) ? v : v * M(args.a))
-EMBER_UNARY_FLOAT(gelu, args.mode == 1 ? gelu_tanh(v) : gelu_erf(v))
+const std::optional<VecUnary> kNoVec;
+EMBER_UNARY_FLOAT(exp, VecUnary::exp, std::exp(v))
+EMBER_UNARY_FLOAT(log, VecUnary::log, std::log(v))
+EMBER_UNARY_FLOAT(log1p, kNoVec, std::log1p(v))
+EMBER_UNARY_FLOAT(sqrt, kNoVec, std::sqrt(v))
+EMBER_UNARY_FLOAT(rsqrt, kNoVec, M(1) / std::sqrt(v))
+EMBER_UNARY_FLOAT(sin, kNoVec, std::sin(v))
+EMBER_UNARY_FLOAT(cos, kNoVec, std::cos(v))
+EMBER_UNARY_FLOAT(tanh, VecUnary::tanh, std::tanh(v))
+EMBER_UNARY_FLOAT(sigmoid, VecUnary::sigmoid, sigmoid(v))
+EMBER_UNARY_FLOAT(silu, VecUnary::silu, v * sigmoid(v))
+EMBER_UNARY_FLOAT(reciprocal, kNoVec, M(1) / v)
+EMBER_UNARY_FLOAT(leaky_relu, kNoVec, v > M(0) ? v : v * M(args.a))
+EMBER_UNARY_FLOAT(gelu, args.mode == 1 ? VecUnary::gelu_tanh : VecUnary::gelu_erf,
+                  args.mode == 1 ? gelu_tanh(v) : gelu_erf(v))
 // softplus: log(1 + exp(beta x)) / beta, linear above threshold (as PyTorch).
-EMBER_UNARY_FLOAT(softplus, v * M(args.a) > M(args.b) ? v : std::log1p(std::exp(v * M(args.a))) / M(args.a))
+EMBER_UNARY_FLOAT(softplus, kNoVec, v * M(args.a) > M(args.b) ? v : std::log1p(std::exp(v * M(args.a))) / M(args.a))
 #undef EMBER_UNARY_FLOAT
 
 void neg_kernel(const Tensor& out, const Tensor& x, const UnaryArgs&) {
+  if (vec_unary(out, x, VecUnary::neg)) return;
   unary_numeric(out, x, "neg", [](auto v) { return -v; });
 }
 void abs_kernel(const Tensor& out, const Tensor& x, const UnaryArgs&) {
+  if (vec_unary(out, x, VecUnary::abs)) return;
   unary_numeric(out, x, "abs", [](auto v) {
     using M = decltype(v);
     if constexpr (std::is_unsigned_v<M>) return v;
@@ -69,6 +83,7 @@ void sign_kernel(const Tensor& out, const Tensor& x, const UnaryArgs&) {
   });
 }
 void relu_kernel(const Tensor& out, const Tensor& x, const UnaryArgs&) {
+  if (vec_unary(out, x, VecUnary::relu)) return;
   unary_numeric(out, x, "relu", [](auto v) {
     using M = decltype(v);
     return v < M(0) ? M(0) : v;  // NaN passes through, as in PyTorch
