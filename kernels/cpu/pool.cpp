@@ -13,7 +13,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <ember/kernels/cpu/parallel.hpp>
 #include <ember/kernels/cpu/register.hpp>
@@ -43,6 +48,34 @@ inline void take_max(M v, int64_t i, M& best, int64_t& best_i) {
   best_i = take ? i : best_i;
 }
 
+#if defined(__SSE2__)
+// 2x2 windows at stride 2, four outputs at a time with SSE2 (baseline x86-64):
+// even and odd input columns are split with shuffles, and each of the four
+// candidates is taken with compare + blend, in the order the scalar loop uses,
+// so values and indices match it exactly. Returns the outputs done (a multiple of 4).
+int64_t max_pool_row_2x2_sse2(const float* r0, const float* r1, int64_t OW, float* op, int32_t* code) {
+  int64_t ow = 0;
+  for (; ow + 4 <= OW; ow += 4) {
+    const __m128 a0 = _mm_loadu_ps(r0 + 2 * ow), a1 = _mm_loadu_ps(r0 + 2 * ow + 4);
+    const __m128 b0 = _mm_loadu_ps(r1 + 2 * ow), b1 = _mm_loadu_ps(r1 + 2 * ow + 4);
+    const __m128 cand[4] = {_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)), _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)),
+                            _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1))};
+    __m128 best = cand[0];
+    __m128i which = _mm_setzero_si128();
+    for (int k = 1; k < 4; ++k) {
+      const __m128 v = cand[k];
+      const __m128 take = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v));
+      best = _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, best));
+      const __m128i t = _mm_castps_si128(take);
+      which = _mm_or_si128(_mm_and_si128(t, _mm_set1_epi32(k)), _mm_andnot_si128(t, which));
+    }
+    _mm_storeu_ps(op + ow, best);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(code + ow), which);
+  }
+  return ow;
+}
+#endif
+
 // One plane, dilation 1 (every CNN's case): windows clipped to the plane, no
 // empty windows (padding is at most half the kernel, checked by the meta function).
 template <class T>
@@ -55,7 +88,20 @@ void max_pool_plane_dense(const T* xp, T* op, int64_t* ip, const Planes& g, cons
       const T* r0 = xp + 2 * oh * g.W;
       const T* r1 = r0 + g.W;
       const int64_t base = 2 * oh * g.W;
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
+      int64_t ow = 0;
+#if defined(__SSE2__)
+      if constexpr (std::is_same_v<T, float>) {
+        int32_t code[64];  // candidate per output: 0, 1 (top row), 2, 3 (bottom row)
+        while (ow + 4 <= g.OW) {
+          const int64_t n = std::min<int64_t>(64, (g.OW - ow) / 4 * 4);
+          max_pool_row_2x2_sse2(r0 + 2 * ow, r1 + 2 * ow, n, op + oh * g.OW + ow, code);
+          for (int64_t t = 0; t < n; ++t)
+            ip[oh * g.OW + ow + t] = base + 2 * (ow + t) + (code[t] & 1) + (code[t] >> 1) * g.W;
+          ow += n;
+        }
+      }
+#endif
+      for (; ow < g.OW; ++ow) {
         const int64_t j = 2 * ow;
         M best = static_cast<M>(r0[j]);
         int64_t best_i = base + j;

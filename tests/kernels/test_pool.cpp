@@ -174,6 +174,21 @@ TEST(Pool2d, MaxPoolNaNTiesNonContiguousUnbatched) {
   EXPECT_TRUE(std::isnan(qo.reshape({4})[0].item<float>()));
   EXPECT_EQ(to_vector(qi), std::vector<double>({4, 2, 8, 11}));
   EXPECT_EQ(to_vector(qo.reshape({4})).back(), 9.0);
+  // Wider rows (the vectorised 2x2/2 path) with many ties, NaNs and infinities, against the reference.
+  {
+    const double pool[] = {0, 1, nan, -inf, inf, 1, 0};
+    std::vector<double> vals(2 * 6 * 22);
+    for (size_t i = 0; i < vals.size(); ++i) vals[i] = pool[(i * 7 + i / 5) % 7];
+    for (DType dt : {kFloat32, kFloat64}) {
+      Tensor w = from_values(vals, {2, 1, 6, 22}, dt);
+      const Pool2dArgs a = pool_args(2, 2, 2, 2, 0, 0);
+      auto [wo, wi] = ops::max_pool2d_with_indices(w, a);
+      std::vector<double> rv, ri;
+      ref_max(vals, geom(w, a), a, rv, ri);
+      EXPECT_TRUE(all_close(wo, from_values(rv, wo.shape()), 0.0, 0.0)) << dt;
+      EXPECT_TRUE(all_close(wi, from_values(ri, wo.shape()), 0.0, 0.0)) << dt;
+    }
+  }
   Tensor y = from_values({1, 5, 5, 2, 0, 0, 3, 3, 1}, {1, 3, 3}, kFloat32);  // unbatched, ties keep the first
   auto [out2, idx2] = ops::max_pool2d_with_indices(y, pool_args(2, 2, 1, 1, 0, 0));
   ASSERT_EQ(out2.shape(), Dims({1, 2, 2}));
