@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <type_traits>
 
 #include <ember/kernels/cpu/gemm.hpp>
 #include <ember/kernels/cpu/parallel.hpp>
@@ -143,6 +144,29 @@ void pack_a_block(ConstMatrix<T> a, int64_t i0, int64_t mc, int64_t p0, int64_t 
   }
 }
 
+#if defined(__AVX2__)
+// dst[q * ld_dst + j] = src[j * ld_src + q] for an 8 x 8 float block: eight
+// column loads, the in-register transpose (unpack, shuffle, lane permute), eight row stores.
+inline void transpose_8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+  __m256 r[8], t[8];
+  for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + j * ld_src);
+  for (int j = 0; j < 8; j += 2) {
+    t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+    t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+  }
+  for (int j = 0; j < 8; j += 4) {
+    r[j] = _mm256_shuffle_ps(t[j], t[j + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int q = 0; q < 4; ++q) {
+    _mm256_storeu_ps(dst + q * ld_dst, _mm256_permute2f128_ps(r[q], r[q + 4], 0x20));
+    _mm256_storeu_ps(dst + (q + 4) * ld_dst, _mm256_permute2f128_ps(r[q], r[q + 4], 0x31));
+  }
+}
+#endif
+
 // B rows [p0, p0 + kc), columns [j0, j0 + nr) -> one micro-panel of kc steps
 // of NR values (zero columns past nr).
 template <class T, class V, int NR>
@@ -154,10 +178,21 @@ void pack_b_panel(ConstMatrix<T> b, int64_t p0, int64_t kc, int64_t j0, int nr, 
       for (int j = 0; j < NR; j += V::size) V::load(row + j).store(dst + p * NR + j);
     }
   } else if (b.rs == 1) {
-    // Column-major B (a transposed weight): walk each column contiguously.
+    // Column-major B (a transposed weight, x @ w^T): 8 x 8 blocks transposed in
+    // registers where they fit, the rest column by column.
+    int64_t p_done = 0;
+    int j_done = 0;
+#if defined(__AVX2__)
+    if constexpr (std::is_same_v<T, float>) {
+      p_done = kc / 8 * 8;
+      j_done = nr / 8 * 8;
+      for (int64_t p = 0; p < p_done; p += 8)
+        for (int j = 0; j < j_done; j += 8) transpose_8x8(src + j * b.cs + p, b.cs, dst + p * NR + j, NR);
+    }
+#endif
     for (int j = 0; j < nr; ++j) {
       const T* col = src + j * b.cs;
-      for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = col[p];
+      for (int64_t p = j < j_done ? p_done : 0; p < kc; ++p) dst[p * NR + j] = col[p];
     }
     for (int j = nr; j < NR; ++j)
       for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = T(0);
