@@ -1,0 +1,52 @@
+// CPU-vs-CUDA comparison for the tests under tests/cuda/: the same inputs go
+// through the CPU kernel and, copied to the GPU, through the CUDA kernel; the
+// results must agree within a tolerance chosen by dtype and kind of op:
+//   float64                 |a - b| <= 1e-10 + 1e-10 * |b|
+//   float32                 |a - b| <= 1e-5 + rtol * |b|, rtol 1e-5 elementwise, 1e-4 reductions/conv
+//   float16/bfloat16        |a - b| <= 1e-2 + 2e-2 * |b| (inputs rounded once, float compute on both sides)
+//   integers, bool, indices exactly
+// NaNs must sit at the same places and infinities be equal. The GPU result must
+// live on the GPU (a kernel that fell back to the host would not).
+#pragma once
+
+#include <string>
+
+#include "gpu.hpp"
+#include "test_util.hpp"
+
+namespace ember::testing {
+
+inline const Device kGpu{DeviceType::CUDA, 0};
+
+// t copied to GPU 0 (undefined stays undefined).
+inline Tensor gpu(const Tensor& t) { return t.defined() ? ops::to(t, kGpu) : t; }
+
+inline constexpr double kRtolElementwise = 1e-5;
+inline constexpr double kRtolReduction = 1e-4;
+
+// got (computed on the GPU) against want (computed on the CPU).
+inline ::testing::AssertionResult cuda_matches(const Tensor& got, const Tensor& want,
+                                               double rtol32 = kRtolReduction) {
+  if (!got.defined() || !want.defined()) {
+    if (got.defined() == want.defined()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "one result is undefined";
+  }
+  if (!got.is_cuda()) return ::testing::AssertionFailure() << "GPU result is not on the GPU: " << got.describe();
+  if (got.dtype() != want.dtype())
+    return ::testing::AssertionFailure() << "dtypes differ: " << got.describe() << " vs " << want.describe();
+  const DType dt = want.dtype();
+  if (dt == kFloat64) return all_close(got, want, 1e-10, 1e-10);
+  if (dt == kFloat32) return all_close(got, want, 1e-5, rtol32);
+  if (dt.is_reduced_float()) return all_close(got, want, 1e-2, 2e-2);
+  return all_close(got, want, 0.0, 0.0);
+}
+
+// A random tensor of dtype dt: normal values for floating dtypes, [lo, hi) integers otherwise.
+inline Tensor random_of(IntList shape, DType dt, int64_t lo = -5, int64_t hi = 6) {
+  if (dt.is_floating()) return ops::to(randn(shape, kFloat64), dt);
+  if (dt == kBool) return ops::gt(randn(shape, kFloat64), scalar_tensor(0.0, kFloat64));
+  if (dt == kUInt8) return ops::to(randint(0, hi > 0 ? hi : 1, shape, kInt64), dt);
+  return ops::to(randint(lo, hi, shape, kInt64), dt);
+}
+
+}  // namespace ember::testing

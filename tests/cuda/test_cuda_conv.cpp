@@ -1,0 +1,124 @@
+// CPU-vs-CUDA agreement of conv2d and its backward ops (kernels/cuda/conv.cpp,
+// cuDNN): padding, stride, dilation, groups (depthwise included), 1x1 and
+// non-square kernels, bias, unbatched input, float32/float64/float16/bfloat16,
+// the TF32 switch, and the plan cache (the same shape twice, then another).
+// Every test skips cleanly without a GPU. Tolerances: rtol 1e-4 for float32 (the
+// CPU runs im2col + GEMM, cuDNN its own summation order), 2e-2 for 16-bit, 1e-2
+// with TF32; the absolute part is cuda_compare's, scaled by the RMS of the
+// expected values (a sum of K products has rounding error ~ sqrt(K) ulps of its
+// terms, so outputs near zero are judged against the scale of the whole output).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cuda_compare.hpp"
+
+#if defined(EMBER_WITH_CUDA)
+#include <ember/kernels/cuda/register.hpp>
+#endif
+
+namespace {
+
+using namespace ember;
+using ember::testing::all_close;
+using ember::testing::gpu;
+using ember::testing::non_contiguous;
+
+// cuda_matches with its absolute tolerance scaled by max(1, RMS of want).
+::testing::AssertionResult conv_matches(const Tensor& got, const Tensor& want) {
+  if (!got.is_cuda()) return ::testing::AssertionFailure() << "GPU result is not on the GPU: " << got.describe();
+  if (got.dtype() != want.dtype())
+    return ::testing::AssertionFailure() << "dtypes differ: " << got.describe() << " vs " << want.describe();
+  double sq = 0.0;
+  const std::vector<double> v = ember::testing::to_vector(want);
+  for (double e : v) sq += e * e;
+  const double scale = std::max(1.0, v.empty() ? 0.0 : std::sqrt(sq / static_cast<double>(v.size())));
+  const DType dt = want.dtype();
+  if (dt == kFloat64) return all_close(got, want, 1e-10 * scale, 1e-10);
+  if (dt == kFloat32) return all_close(got, want, 1e-5 * scale, 1e-4);
+  return all_close(got, want, 1e-2 * scale, 2e-2);
+}
+
+struct ConvCase {
+  std::vector<int64_t> x, w;
+  Conv2dArgs args;
+  std::string what;
+};
+
+Conv2dArgs conv_args(int64_t stride, int64_t pad, int64_t dilation, int64_t groups) {
+  Conv2dArgs a;
+  a.stride[0] = stride, a.stride[1] = stride == 1 ? 1 : stride - 1;  // asymmetric when stride > 1
+  a.padding[0] = pad, a.padding[1] = pad;
+  a.dilation[0] = dilation, a.dilation[1] = dilation;
+  a.groups = groups;
+  return a;
+}
+
+std::vector<ConvCase> conv_cases() {
+  return {{{2, 3, 9, 11}, {4, 3, 3, 3}, conv_args(1, 1, 1, 1), "3x3 pad 1"},
+          {{2, 3, 9, 11}, {5, 3, 3, 2}, conv_args(2, 0, 1, 1), "3x2 stride 2"},
+          {{1, 4, 12, 10}, {6, 4, 3, 3}, conv_args(1, 2, 2, 1), "dilation 2"},
+          {{2, 6, 8, 8}, {9, 2, 3, 3}, conv_args(2, 1, 1, 3), "groups 3"},
+          {{2, 4, 7, 7}, {4, 1, 3, 3}, conv_args(1, 1, 1, 4), "depthwise"},
+          {{3, 8, 5, 6}, {16, 8, 1, 1}, conv_args(1, 0, 1, 1), "1x1"},
+          {{4, 16, 28, 28}, {32, 16, 5, 5}, conv_args(1, 2, 1, 1), "5x5 wide"},
+          {{1, 1, 4, 4}, {1, 1, 4, 4}, conv_args(1, 0, 1, 1), "kernel = input"}};
+}
+
+TEST(CudaConv, ForwardAndBackwardMatchCpu) {
+  EMBER_SKIP_WITHOUT_GPU();
+  manual_seed(51);
+  for (DType dt : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+    for (const ConvCase& c : conv_cases()) {
+      Tensor x = ops::to(randn(c.x, kFloat64), dt), w = ops::to(randn(c.w, kFloat64), dt);
+      Tensor bias = ops::to(randn({c.w[0]}, kFloat64), dt);
+      const std::string what = c.what + " x " + x.describe() + " w " + w.describe();
+      // The 16-bit CPU reference is computed in float32 from the same rounded inputs.
+      Tensor y = ops::conv2d(x, w, bias, c.args);
+      Tensor yg = ops::conv2d(gpu(x), gpu(w), gpu(bias), c.args);
+      EXPECT_TRUE(conv_matches(yg, y)) << "conv2d " << what;
+      EXPECT_TRUE(conv_matches(ops::conv2d(gpu(non_contiguous(x)), gpu(w), {}, c.args), ops::conv2d(x, w, {}, c.args)))
+          << "conv2d no bias, non-contiguous x " << what;
+      Tensor go = ops::to(randn(y.shape(), kFloat64), dt);
+      EXPECT_TRUE(conv_matches(ops::conv2d_backward_input(gpu(go), gpu(w), x.shape(), c.args),
+                               ops::conv2d_backward_input(go, w, x.shape(), c.args)))
+          << "conv2d_backward_input " << what;
+      EXPECT_TRUE(conv_matches(ops::conv2d_backward_weight(gpu(go), gpu(x), w.shape(), c.args),
+                               ops::conv2d_backward_weight(go, x, w.shape(), c.args)))
+          << "conv2d_backward_weight " << what;
+    }
+  }
+}
+
+TEST(CudaConv, UnbatchedCachedPlansAndTf32) {
+  EMBER_SKIP_WITHOUT_GPU();
+  manual_seed(52);
+  Conv2dArgs a = conv_args(1, 1, 1, 1);
+  Tensor x = randn({3, 10, 10}), w = randn({5, 3, 3, 3});
+  EXPECT_TRUE(conv_matches(ops::conv2d(gpu(x), gpu(w), {}, a), ops::conv2d(x, w, {}, a))) << "unbatched";
+  // The same problem again reuses its cached plan; new values, same answer as the CPU.
+  for (int i = 0; i < 3; ++i) {
+    Tensor xi = randn({2, 3, 10, 10});
+    EXPECT_TRUE(conv_matches(ops::conv2d(gpu(xi), gpu(w), {}, a), ops::conv2d(xi, w, {}, a))) << "repeat " << i;
+  }
+  Tensor go = randn({5, 10, 10});
+  EXPECT_TRUE(conv_matches(ops::conv2d_backward_input(gpu(go), gpu(w), x.shape(), a),
+                           ops::conv2d_backward_input(go, w, x.shape(), a)))
+      << "unbatched backward_input";
+  EXPECT_TRUE(conv_matches(ops::conv2d_backward_weight(gpu(go), gpu(x), w.shape(), a),
+                           ops::conv2d_backward_weight(go, x, w.shape(), a)))
+      << "unbatched backward_weight";
+#if defined(EMBER_WITH_CUDA)
+  Tensor xb = randn({8, 32, 16, 16}), wb = randn({64, 32, 3, 3});
+  cuda::set_allow_tf32(true);
+  Tensor tf32 = ops::conv2d(gpu(xb), gpu(wb), {}, a);
+  cuda::set_allow_tf32(false);
+  EXPECT_TRUE(all_close(tf32, ops::conv2d(xb, wb, {}, a), 2e-1, 1e-2)) << "TF32 conv2d";
+  EXPECT_TRUE(conv_matches(ops::conv2d(gpu(xb), gpu(wb), {}, a), ops::conv2d(xb, wb, {}, a))) << "full float32 again";
+#endif
+}
+
+}  // namespace

@@ -1,0 +1,189 @@
+// CPU-vs-CUDA agreement of the indexing and shape ops (kernels/cuda/index.cu,
+// index_shape.cu, sort.cu): index_select, index_add, gather, scatter_add,
+// one_hot, cat, pad, flip, topk, sort, over every dtype they take, int32 and
+// int64 indices, duplicates, non-contiguous operands, 0-dim and empty edges, and
+// the out-of-range index errors. Every test skips cleanly without a GPU. Values
+// that only move, indices and integer sums must match exactly; float sums from
+// atomic adds (index_add, scatter_add) within rtol 1e-5.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cuda_compare.hpp"
+
+namespace {
+
+using namespace ember;
+using ember::testing::cuda_matches;
+using ember::testing::expect_error;
+using ember::testing::from_values;
+using ember::testing::gpu;
+using ember::testing::non_contiguous;
+using ember::testing::random_of;
+
+const std::vector<DType> kAllDtypes = {kFloat32, kFloat64, kFloat16, kBFloat16, kInt64, kInt32, kUInt8, kBool};
+
+TEST(CudaIndex, IndexSelectAndIndexAddMatchCpu) {
+  EMBER_SKIP_WITHOUT_GPU();
+  manual_seed(61);
+  for (DType dt : kAllDtypes) {
+    Tensor x = random_of({5, 6, 7}, dt);
+    for (int64_t dim : {0, 1, -1}) {
+      const int64_t size = x.size(dim);
+      for (DType idt : {kInt64, kInt32}) {
+        Tensor index = ops::to(randint(0, size, {9}, kInt64), idt);  // duplicates likely
+        const std::string what = x.describe() + " dim " + std::to_string(dim) + " index " + index.describe();
+        EXPECT_TRUE(cuda_matches(ops::index_select(gpu(non_contiguous(x)), dim, gpu(index)), ops::index_select(x, dim, index)))
+            << "index_select " << what;
+        Dims src_shape = x.shape();
+        src_shape[static_cast<size_t>(dim < 0 ? dim + 3 : dim)] = 9;
+        Tensor src = random_of(src_shape, dt);
+        EXPECT_TRUE(cuda_matches(ops::index_add(gpu(x), dim, gpu(index), gpu(src)), ops::index_add(x, dim, index, src),
+                                 ember::testing::kRtolElementwise))
+            << "index_add " << what;
+      }
+    }
+  }
+  // 0-dim input and empty index.
+  Tensor s = scalar_tensor(3.5);
+  Tensor i0 = from_values({0}, {1}, kInt64);
+  EXPECT_TRUE(cuda_matches(ops::index_select(gpu(s), 0, gpu(i0)), ops::index_select(s, 0, i0)));
+  Tensor x = randn({4, 3});
+  Tensor none = empty({0}, kInt64);
+  EXPECT_TRUE(cuda_matches(ops::index_select(gpu(x), 0, gpu(none)), ops::index_select(x, 0, none)));
+  EXPECT_TRUE(cuda_matches(ops::embedding(gpu(x), gpu(from_values({3, 0, 3}, {3}, kInt64))),
+                           ops::embedding(x, from_values({3, 0, 3}, {3}, kInt64))));
+}
+
+TEST(CudaIndex, GatherAndScatterAddMatchCpu) {
+  EMBER_SKIP_WITHOUT_GPU();
+  manual_seed(62);
+  for (DType dt : kAllDtypes) {
+    Tensor x = random_of({6, 5, 4}, dt);
+    for (int64_t dim : {0, 1, 2}) {
+      // index smaller than x in the other dims, as gather allows; a transposed (non-contiguous) copy too.
+      Dims ishape{4, 3, 2};
+      ishape[static_cast<size_t>(dim)] = 7;
+      Tensor index = randint(0, x.size(dim), ishape, kInt64);
+      const std::string what = x.describe() + " dim " + std::to_string(dim);
+      EXPECT_TRUE(cuda_matches(ops::gather(gpu(x), dim, gpu(index)), ops::gather(x, dim, index))) << "gather " << what;
+      EXPECT_TRUE(cuda_matches(ops::gather(gpu(non_contiguous(x)), dim, gpu(non_contiguous(index))),
+                               ops::gather(x, dim, index)))
+          << "gather strided " << what;
+      Tensor sindex = randint(0, x.size(dim), {3, 3, 3}, kInt64);
+      Tensor src = random_of({4, 5, 3}, dt);
+      EXPECT_TRUE(cuda_matches(ops::scatter_add(gpu(x), dim, gpu(sindex), gpu(src)), ops::scatter_add(x, dim, sindex, src),
+                               ember::testing::kRtolElementwise))
+          << "scatter_add " << what;
+      EXPECT_TRUE(cuda_matches(ops::scatter_add(gpu(x), dim, gpu(non_contiguous(sindex)), gpu(non_contiguous(src))),
+                               ops::scatter_add(x, dim, sindex, src), ember::testing::kRtolElementwise))
+          << "scatter_add strided " << what;
+    }
+  }
+  // Many duplicates: every source element lands on one of two places.
+  Tensor many = randn({20000});
+  Tensor idx = randint(0, 2, {20000}, kInt64);
+  EXPECT_TRUE(cuda_matches(ops::scatter_add(gpu(zeros({2})), 0, gpu(idx), gpu(many)), ops::scatter_add(zeros({2}), 0, idx, many)));
+}
+
+TEST(CudaIndex, OneHotCatPadFlipMatchCpu) {
+  EMBER_SKIP_WITHOUT_GPU();
+  manual_seed(63);
+  Tensor classes = randint(0, 6, {4, 5}, kInt64);
+  EXPECT_TRUE(cuda_matches(ops::one_hot(gpu(classes), 6), ops::one_hot(classes, 6)));
+  EXPECT_TRUE(cuda_matches(ops::one_hot(gpu(classes)), ops::one_hot(classes)));  // num_classes inferred
+  for (DType dt : kAllDtypes) {
+    Tensor a = random_of({2, 3, 4}, dt), b = random_of({2, 5, 4}, dt), c = random_of({2, 1, 4}, dt);
+    EXPECT_TRUE(cuda_matches(ops::cat({gpu(a), gpu(b), gpu(c)}, 1), ops::cat({a, b, c}, 1))) << "cat dim 1 " << dt;
+    EXPECT_TRUE(cuda_matches(ops::cat({gpu(a), gpu(non_contiguous(a))}, 0), ops::cat({a, a}, 0))) << "cat dim 0 " << dt;
+    EXPECT_TRUE(cuda_matches(ops::cat({gpu(a), gpu(a)}, -1), ops::cat({a, a}, -1))) << "cat dim -1 " << dt;
+    EXPECT_TRUE(cuda_matches(ops::stack({gpu(a), gpu(a)}, 2), ops::stack({a, a}, 2))) << "stack " << dt;
+    Tensor x = random_of({3, 4, 5}, dt);
+    for (const std::vector<int64_t>& pads : std::vector<std::vector<int64_t>>{{1, 2}, {0, 0, 2, 1}, {-1, 2, 1, -2}, {1, 1, 1, 1, 1, 1}, {-3, -2}}) {
+      EXPECT_TRUE(cuda_matches(ops::pad(gpu(non_contiguous(x)), pads, Scalar(1)), ops::pad(x, pads, Scalar(1))))
+          << "pad " << x.describe() << " pads " << pads.size();
+    }
+    for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{{0}, {2}, {0, 2}, {-1, 1, 0}, {}}) {
+      EXPECT_TRUE(cuda_matches(ops::flip(gpu(non_contiguous(x)), dims), ops::flip(x, dims)))
+          << "flip " << x.describe() << " dims " << dims.size();
+    }
+  }
+  // Mixed dtypes promote; 1-D empties are skipped; a 0-dim flip is a copy.
+  Tensor i = randint(0, 5, {3}, kInt64), f = randn({2});
+  EXPECT_TRUE(cuda_matches(ops::cat({gpu(i), gpu(f), gpu(empty({0}))}, 0), ops::cat({i, f, empty({0})}, 0)));
+  Tensor s = scalar_tensor(2.0);
+  EXPECT_TRUE(cuda_matches(ops::flip(gpu(s), {}), ops::flip(s, {})));
+}
+
+TEST(CudaIndex, TopkAndSortMatchCpu) {
+  EMBER_SKIP_WITHOUT_GPU();
+  manual_seed(64);
+  for (DType dt : kAllDtypes) {
+    // Few distinct values: ties are everywhere and must break by index, in both directions.
+    auto make = [&](IntList shape) {
+      return dt.is_floating() ? ops::to(randint(-4, 5, shape, kInt64), dt) : random_of(shape, dt, -4, 5);
+    };
+    const std::vector<Tensor> inputs = {make({6, 9}), make({4, 7, 5}), non_contiguous(make({5, 8})), make({3000}),
+                                        make({1})};
+    for (const Tensor& x : inputs) {
+      for (int64_t dim = 0; dim < x.dim(); ++dim) {
+        const std::string what = x.describe() + " dim " + std::to_string(dim);
+        for (bool descending : {false, true}) {
+          auto [v, idx] = ops::sort(x, dim, descending, true);
+          auto [vg, idxg] = ops::sort(gpu(x), dim, descending, true);
+          EXPECT_TRUE(cuda_matches(vg, v)) << "sort values " << what << (descending ? " descending" : "");
+          EXPECT_TRUE(cuda_matches(idxg, idx)) << "sort indices " << what << (descending ? " descending" : "");
+        }
+        if (dt == kBool) continue;  // topk rejects bool
+        for (int64_t k : {int64_t{0}, int64_t{1}, std::min<int64_t>(3, x.size(dim)), x.size(dim)}) {
+          for (bool largest : {true, false}) {
+            auto [v, idx] = ops::topk(x, k, dim, largest);
+            auto [vg, idxg] = ops::topk(gpu(x), k, dim, largest);
+            EXPECT_TRUE(cuda_matches(vg, v)) << "topk values k " << k << " " << what << (largest ? "" : " smallest");
+            EXPECT_TRUE(cuda_matches(idxg, idx)) << "topk indices k " << k << " " << what << (largest ? "" : " smallest");
+          }
+        }
+      }
+    }
+  }
+  // NaN sorts above every number; -0.0 and +0.0 tie; infinities in place.
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (DType dt : {kFloat32, kFloat64, kFloat16}) {
+    Tensor x = from_values({3.0, nan, -0.0, 0.0, -inf, nan, inf, 1.0, -0.0, 2.0}, {10}, dt);
+    for (bool descending : {false, true}) {
+      auto [v, idx] = ops::sort(x, 0, descending);
+      auto [vg, idxg] = ops::sort(gpu(x), 0, descending);
+      EXPECT_TRUE(cuda_matches(vg, v)) << "sort special " << dt << (descending ? " descending" : "");
+      EXPECT_TRUE(cuda_matches(idxg, idx)) << "sort special indices " << dt << (descending ? " descending" : "");
+    }
+    auto [v, idx] = ops::topk(x, 4, 0, true);
+    auto [vg, idxg] = ops::topk(gpu(x), 4, 0, true);
+    EXPECT_TRUE(cuda_matches(idxg, idx)) << "topk special " << dt;
+  }
+  Tensor s = scalar_tensor(1.5);
+  EXPECT_TRUE(cuda_matches(ops::sort(gpu(s), 0).second, ops::sort(s, 0).second));
+}
+
+TEST(CudaIndex, OutOfRangeIndicesAreErrors) {
+  EMBER_SKIP_WITHOUT_GPU();
+  Tensor x = gpu(randn({5, 3}));
+  Tensor bad = gpu(from_values({1, 7, 2, 9}, {4}, kInt64));
+  expect_error([&] { ops::index_select(x, 0, bad); }, {"index_select: index 7 is out of range for dim 0 of size 5"});
+  expect_error([&] { ops::index_select(x, 0, ops::to(bad, kInt32)); }, {"index_select: index 7"});
+  expect_error([&] { ops::index_add(x, 0, bad, gpu(randn({4, 3}))); }, {"index_add: index 7 is out of range"});
+  Tensor gidx = gpu(from_values({0, 1, 2, 4, 0, 3}, {2, 3}, kInt64));
+  expect_error([&] { ops::gather(x, 1, gidx); }, {"gather: index 4 is out of range for dim 1 of size 3"});
+  expect_error([&] { ops::scatter_add(x, 1, gidx, gpu(randn({2, 3}))); }, {"scatter_add: index 4 is out of range"});
+  Tensor neg = gpu(from_values({2, -1}, {2}, kInt64));
+  expect_error([&] { ops::one_hot(neg, 4); }, {"one_hot: class values must be non-negative, got -1"});
+  Tensor big = gpu(from_values({2, 4}, {2}, kInt64));
+  expect_error([&] { ops::one_hot(big, 4); }, {"one_hot: class value 4 must be smaller than num_classes (4)"});
+  // The GPU still works after a reported bad index.
+  EXPECT_TRUE(cuda_matches(ops::index_select(x, 0, gpu(from_values({4, 0}, {2}, kInt64))),
+                           ops::index_select(ops::to(x, kCPU), 0, from_values({4, 0}, {2}, kInt64))));
+}
+
+}  // namespace
