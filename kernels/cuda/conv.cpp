@@ -80,7 +80,8 @@ struct ConvKey {
   bool operator<(const ConvKey& o) const { return v < o.v; }
 };
 
-// Descriptors and the chosen algorithm of one cached problem (owned; destroyed with the cache entry).
+// Descriptors and the chosen algorithm of one cached problem (owned; the destroy calls run only if
+// building the plan fails, and cannot report errors from a destructor).
 struct ConvPlan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
@@ -201,7 +202,8 @@ void choose_algorithm(cudnnHandle_t h, Direction dir, cudnnMathType_t math, Conv
 const ConvPlan& plan_for(cudnnHandle_t h, int device, Direction dir, DType dt, const Dims& xs, const Dims& ws,
                          const Dims& ys, const Conv2dArgs& a, const char* op) {
   static std::mutex mutex;
-  static std::map<ConvKey, std::unique_ptr<ConvPlan>> cache;
+  // Never destroyed: plans live as long as the process, like the handles (no teardown-order questions at exit).
+  static auto& cache = *new std::map<ConvKey, std::unique_ptr<ConvPlan>>();
   const cudnnMathType_t math = math_for(dt);
   ConvKey key;
   key.v = {device, static_cast<int>(dir), static_cast<int>(dt.kind), static_cast<int>(math), xs[0], xs[1], xs[2],
