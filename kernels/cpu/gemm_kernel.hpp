@@ -84,6 +84,18 @@ class Scratch {
   size_t capacity_ = 0;
 };
 
+// This thread's scratch number `Slot` (0: A blocks of gemm_packed, 1: B
+// chunks of gemm_one_block), used only inside one task chunk (no waiting
+// there). A function, not a `static thread_local` in the gemm: a thread that
+// only runs the gemm's lambda never passes that declaration, so its copy
+// would never be constructed and its destructor never registered (the buffer
+// would outlive the thread).
+template <class T, int Slot>
+Scratch<T>& thread_scratch() {
+  static thread_local Scratch<T> s;
+  return s;
+}
+
 // A packed panel that one gemm call shares with its helper threads (the B
 // panel, or the A block of gemm_one_block). A thread that waits inside a
 // parallel loop runs other queued tasks, which may start another gemm on the
@@ -286,7 +298,6 @@ void gemm_one_block(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSo
   const int64_t m_tiles = (M + MR - 1) / MR;
   PanelLease<T> a_lease(static_cast<size_t>(m_tiles * MR * std::min(K, KC)));
   T* a_pack = a_lease.data();
-  static thread_local Scratch<T> b_scratch;  // used only inside one task chunk (no waiting there)
   const int64_t threads = runtime::default_executor().num_threads();
   const int64_t n_panels = (N + NR - 1) / NR;
   // At least two chunks per thread when the columns allow, each at most NCS wide.
@@ -300,7 +311,7 @@ void gemm_one_block(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSo
     const int64_t flops_per_chunk = 2 * M * kc * panels_per_chunk * NR;
     const int64_t grain = flops_per_chunk >= (int64_t{1} << 17) ? 1 : n_chunks;
     parallel_range(0, n_chunks, grain, [&](int64_t lo, int64_t hi) {
-      T* b_pack = b_scratch.get(static_cast<size_t>(kc * panels_per_chunk * NR));
+      T* b_pack = thread_scratch<T, 1>().get(static_cast<size_t>(kc * panels_per_chunk * NR));
       for (int64_t chunk = lo; chunk < hi; ++chunk) {
         const int64_t jp0 = chunk * panels_per_chunk, jp1 = std::min(n_panels, jp0 + panels_per_chunk);
         for (int64_t jp = jp0; jp < jp1; ++jp)
@@ -336,8 +347,6 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSourc
   const int64_t nc_max = std::min((N + NR - 1) / NR * NR, NC);
   PanelLease<T> panel(static_cast<size_t>(kc_max * nc_max));
   T* b_pack = panel.data();
-  // A blocks: per thread, used only inside one task chunk (no waiting there).
-  static thread_local Scratch<T> a_scratch;
   const int threads = runtime::default_executor().num_threads();
 
   for (int64_t jc = 0; jc < N; jc += NC) {
@@ -360,7 +369,7 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSourc
       const int64_t flops_per_task = 2 * std::min(M, MC) * kc * panels_per_chunk * NR;
       const int64_t task_grain = flops_per_task >= (int64_t{1} << 17) ? 1 : m_blocks * n_chunks;
       parallel_range(0, m_blocks * n_chunks, task_grain, [&](int64_t lo, int64_t hi) {
-        T* a_pack = a_scratch.get(static_cast<size_t>(MC * kc));
+        T* a_pack = thread_scratch<T, 0>().get(static_cast<size_t>(MC * kc));
         int64_t packed = -1;
         for (int64_t task = lo; task < hi; ++task) {
           const int64_t ib = task / n_chunks, chunk = task % n_chunks;
