@@ -76,6 +76,8 @@ Tensor ge(const Tensor& a, const Scalar& b);
 Tensor logical_and(const Tensor& a, const Tensor& b);
 Tensor logical_or(const Tensor& a, const Tensor& b);
 Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& approximate = "none");
+// grad where y > 0 (relu's output or input), else 0: ReLU's backward in one pass.
+Tensor relu_backward(const Tensor& grad, const Tensor& y);
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor masked_fill(const Tensor& x, const Tensor& mask, const Scalar& value);

@@ -56,8 +56,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 Tensor relu(const Tensor& x) {
   return record_unary("relu", x, ops::relu(x), false, true, [](const Tensor& g, const Tensor&, const Tensor& y) {
-    // Two passes (compare, select) rather than three (compare, convert, multiply).
-    return where(ops::gt(y, wrap(0, y)), g, wrap(0, g));
+    return relu_backward(g, y);
   });
 }
 Tensor leaky_relu(const Tensor& x, double s) {
@@ -209,6 +208,14 @@ Tensor gelu_backward(const Tensor& g0, const Tensor& x, const std::string& a) {
                        [a, tanh_form](const Tensor& gg, const Tensor& g0, const Tensor& x, const Tensor&, bool ng, bool nx) {
                          return Pair{ng ? gelu_backward(gg, x, a) : Tensor(),
                                      nx ? mul(mul(gg, g0), gelu_second(x, tanh_form)) : Tensor()};
+                       });
+}
+
+// Linear in g (its derivative in y is zero almost everywhere), so it is its own rule.
+Tensor relu_backward(const Tensor& g, const Tensor& y) {
+  return record_binary("relu_backward", g, y, ops::relu_backward(g, y), true, false,
+                       [](const Tensor& gg, const Tensor&, const Tensor& y, const Tensor&, bool ng, bool ny) {
+                         return Pair{ng ? relu_backward(gg, y) : Tensor(), ny ? zeros_like(y) : Tensor()};
                        });
 }
 

@@ -28,6 +28,7 @@ constexpr RuleSite kRules[] = {
     {"mul", "functions_elementwise.cpp: mul, operator*, mul_"}, {"div", "functions_elementwise.cpp: div, operator/, div_"},
     {"pow", "functions_elementwise.cpp: pow(Tensor, Tensor)"}, {"maximum", "functions_elementwise.cpp: maximum"},
     {"minimum", "functions_elementwise.cpp: minimum"}, {"gelu_backward", "functions_elementwise.cpp: gelu_backward"},
+    {"relu_backward", "functions_elementwise.cpp: relu_backward"},
     {"where", "functions_elementwise.cpp: where"}, {"masked_fill", "functions_elementwise.cpp: masked_fill"},
     {"addcmul", "functions_elementwise.cpp: addcmul, addcmul_"}, {"addcdiv", "functions_elementwise.cpp: addcdiv, addcdiv_"},
     {"copy", "functions_views.cpp: clone, contiguous, to; inplace.cpp: copy_"},

@@ -59,6 +59,8 @@ Tensor logical_and(const Tensor& a, const Tensor& b);
 Tensor logical_or(const Tensor& a, const Tensor& b);
 // d gelu(x) * grad, for the gelu gradient rule.
 Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& approximate = "none");
+// ReLU's gradient in one pass: grad where y > 0 (or y is NaN), else 0; y is relu's output or input.
+Tensor relu_backward(const Tensor& grad, const Tensor& y);
 // In place: self = self op b (b broadcast to self's shape; result dtype must be self's).
 Tensor& binary_(Op op, Tensor& self, const Tensor& b, const Scalar& alpha = 1);
 // A 0-dim tensor holding a scalar, used for `tensor op scalar`. Its dtype follows

@@ -94,6 +94,11 @@ Tensor ge(const Tensor& a, const Tensor& b) { return binary(Op::ge, a, b, Out::B
 Tensor logical_and(const Tensor& a, const Tensor& b) { return binary(Op::logical_and, a, b, Out::Bool); }
 Tensor logical_or(const Tensor& a, const Tensor& b) { return binary(Op::logical_or, a, b, Out::Bool); }
 
+Tensor relu_backward(const Tensor& grad, const Tensor& y) {
+  EMBER_CHECK(y.dtype().is_floating(), "relu_backward: expected a floating tensor, got ", y.describe());
+  return binary(Op::relu_backward, grad, y, Out::Common);
+}
+
 Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& approximate) {
   EMBER_CHECK(x.dtype().is_floating(), "gelu_backward: expected a floating tensor, got ", x.describe());
   BinaryArgs args;

@@ -105,6 +105,15 @@ void gelu_backward_kernel(const Tensor& out, const Tensor& grad, const Tensor& x
   });
 }
 
+// out = y <= 0 ? 0 : grad; a = grad, b = y (NaN in y passes the gradient, as PyTorch's threshold_backward).
+void relu_backward_kernel(const Tensor& out, const Tensor& grad, const Tensor& y, const BinaryArgs&) {
+  if (vec_binary(out, grad, y, VecBinary::relu_backward, 1.0)) return;
+  visit_floating(y.dtype(), "relu_backward", [&]<class T>() {
+    using M = OpMath<T>;
+    elementwise<T, T, T>(out, [](T g, T v) { return static_cast<M>(v) <= M(0) ? T(0) : g; }, grad, y);
+  });
+}
+
 void where_kernel(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) {
   visit_dtype(out.dtype(), [&]<class T>() {
     elementwise<T, bool, T, T>(out, [](bool c, T x, T y) { return c ? x : y; }, cond, a, b);
@@ -154,6 +163,7 @@ void register_binary_kernels(KernelTable& t) {
   t.logical_and = logical_and_kernel;
   t.logical_or = logical_or_kernel;
   t.gelu_backward = gelu_backward_kernel;
+  t.relu_backward = relu_backward_kernel;
   t.where = where_kernel;
   t.masked_fill = masked_fill_kernel;
   t.addcmul = addcmul_kernel;

@@ -90,6 +90,10 @@ void binary_f32(VecBinary op, float* out, const float* a, int64_t sa, const floa
     case VecBinary::minimum:
       binary_map(out, a, sa, b, sb, n, stream, [](Vf x, Vf y) { return select(is_nan(x), x, min(x, y)); });
       return;
+    // a = grad, b = relu's output: an ordered compare, so a NaN output passes the gradient.
+    case VecBinary::relu_backward:
+      binary_map(out, a, sa, b, sb, n, stream, [](Vf g, Vf y) { return select(y <= Vf::zero(), Vf::zero(), g); });
+      return;
   }
 }
 

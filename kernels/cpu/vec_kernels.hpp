@@ -24,7 +24,7 @@
 namespace ember::cpu {
 
 enum class VecUnary : int { relu, neg, abs, exp, log, sigmoid, tanh, silu, gelu_erf, gelu_tanh };
-enum class VecBinary : int { add, sub, mul, div, maximum, minimum };
+enum class VecBinary : int { add, sub, mul, div, maximum, minimum, relu_backward };
 
 // Count, mean and sum of squared deviations of a group; start from {0, 0, 0}.
 // (Plain aggregates: no inline member functions, which the per-ISA files

@@ -132,6 +132,18 @@ void gelu_backward_kernel(const Tensor& out, const Tensor& grad, const Tensor& x
   });
 }
 
+// out = y <= 0 ? 0 : grad; a = grad, b = y.
+template <class T>
+struct ReluBackwardFn {
+  __device__ __forceinline__ T operator()(T g, T y) const { return to_acc(y) <= 0 ? from_acc<T>(0) : g; }
+};
+void relu_backward_kernel(const Tensor& out, const Tensor& grad, const Tensor& y, const BinaryArgs&) {
+  visit_floating(y.dtype(), "relu_backward", [&]<class T>() {
+    using C = CudaType<T>;
+    launch_elementwise<C, C, C>("relu_backward", out, ReluBackwardFn<C>{}, grad, y);
+  });
+}
+
 // ---- ternary --------------------------------------------------------------------
 
 template <class T>
@@ -200,6 +212,7 @@ void register_binary_kernels(KernelTable& t) {
   t.logical_and = logical_and_kernel;
   t.logical_or = logical_or_kernel;
   t.gelu_backward = gelu_backward_kernel;
+  t.relu_backward = relu_backward_kernel;
   t.where = where_kernel;
   t.masked_fill = masked_fill_kernel;
   t.addcmul = addcmul_kernel;

@@ -87,6 +87,7 @@ CASE("maximum", "", GradGrad, ({R({2, 3}), R({3})}), F2(maximum(a, b)));
 CASE("minimum", "", GradGrad, ({R({2, 3}), N({2, 3})}), F2(minimum(a, b)));
 CASE("gelu_backward", "erf", GradGrad, ({R({2, 3}), R({2, 3})}), F2(gelu_backward(a, b)));
 CASE("gelu_backward", "tanh", GradGrad, ({R({4}), R({4})}), F2(gelu_backward(a, b, "tanh")));
+CASE("relu_backward", "broadcast", GradGrad, ({R({2, 3}), R({3})}), F2(relu_backward(a, b)));
 
 // ---- ternary ------------------------------------------------------------------------------
 CASE("where", "", GradGrad, ({R({2, 3}), R({3}), C({2, 3})}), F3(where(gt(c, 0.0), a, b)));
@@ -265,7 +266,7 @@ TEST(Gradcheck, Unary) {
            "leaky_relu", "gelu", "silu", "softplus", "pow_scalar", "clamp", "reciprocal"});
 }
 TEST(Gradcheck, BinaryTernary) {
-  run_ops({"add", "sub", "mul", "div", "pow", "maximum", "minimum", "gelu_backward", "where", "masked_fill", "addcmul",
+  run_ops({"add", "sub", "mul", "div", "pow", "maximum", "minimum", "gelu_backward", "relu_backward", "where", "masked_fill", "addcmul",
            "addcdiv", "copy", "dropout"});
 }
 TEST(Gradcheck, Reductions) {

@@ -181,6 +181,7 @@ TEST(CudaElementwise, GeluBackwardAndTernaryOpsMatchCpu) {
     Tensor g = ops::to(randn({8, 11}, kFloat64), dt), x = ops::to(randn({8, 11}, kFloat64), dt);
     expect_agree("gelu_backward", [](const auto& v) { return ops::gelu_backward(v[0], v[1]); }, {g, non_contiguous(x)});
     expect_agree("gelu_backward tanh", [](const auto& v) { return ops::gelu_backward(v[0], v[1], "tanh"); }, {g, x});
+    expect_agree("relu_backward", [](const auto& v) { return ops::relu_backward(v[0], v[1]); }, {g, non_contiguous(x)});
     Tensor cond = ops::gt(randn({8, 1}, kFloat64), scalar_tensor(0.0, kFloat64));
     Tensor row = ops::to(randn({11}, kFloat64), dt);
     expect_agree("where", [](const auto& v) { return ops::where(v[0], v[1], v[2]); }, {cond, x, row});

@@ -64,6 +64,7 @@ EMBER_OP_TESTED(ge);
 EMBER_OP_TESTED(logical_and);
 EMBER_OP_TESTED(logical_or);
 EMBER_OP_TESTED(gelu_backward);
+EMBER_OP_TESTED(relu_backward);
 EMBER_OP_TESTED(where);
 EMBER_OP_TESTED(masked_fill);
 EMBER_OP_TESTED(addcmul);
@@ -343,6 +344,7 @@ std::vector<BinaryCase> binary_cases() {
       {"ge", [](T a, T b) { return ops::ge(a, b); }, [=](double x, double y) { return b2d(x >= y); }, -2, 3, -2, 3, true, true, true},
       {"logical_and", [](T a, T b) { return ops::logical_and(a, b); }, [=](double x, double y) { return b2d(x != 0 && y != 0); }, -1, 2, -1, 2, true, true, true},
       {"logical_or", [](T a, T b) { return ops::logical_or(a, b); }, [=](double x, double y) { return b2d(x != 0 || y != 0); }, -1, 2, -1, 2, true, true, true},
+      {"relu_backward", [](T g, T y) { return ops::relu_backward(g, y); }, [](double g, double y) { return y <= 0 ? 0.0 : g; }, -2, 2, -2, 2, false, false, true},
       {"gelu_backward", [](T g, T x) { return ops::gelu_backward(g, x); }, [](double g, double x) { return g * gelu_erf_grad_ref(x); }, -2, 2, -4, 4, false, false, true},
       {"gelu_backward_tanh", [](T g, T x) { return ops::gelu_backward(g, x, "tanh"); }, [](double g, double x) { return g * gelu_tanh_grad_ref(x); }, -2, 2, -4, 4, false, false, true},
   };
@@ -404,6 +406,23 @@ TEST(Binary, IntegerOps) {
   // bool + bool stays bool (logical or); bool - bool is an error.
   EXPECT_EQ(ops::add(ember::tensor({true, false}), ember::tensor({true, false})).dtype(), kBool);
   expect_error([] { ops::sub(ember::tensor({true}), ember::tensor({false})); }, {"sub", "bool"});
+}
+
+// relu_backward: the gradient passes where y > 0 or y is NaN (PyTorch's
+// threshold_backward), and stops at 0 and -0; on every CPU path, and 64 long so
+// the vector loop runs too.
+TEST(Binary, ReluBackwardPassesNaNAndStopsAtZero) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> y8 = {nan, 0.0, -0.0, 1e-40, -1.0, 2.0, -1e-40, 3.0};
+  const std::vector<double> want8 = {1, 0, 0, 1, 0, 1, 0, 1};
+  std::vector<double> y, want;
+  for (int r = 0; r < 8; ++r) y.insert(y.end(), y8.begin(), y8.end()), want.insert(want.end(), want8.begin(), want8.end());
+  ember::testing::for_each_cpu_isa([&] {
+    for (DType dt : {kFloat32, kFloat64}) {
+      Tensor g = ones({64}, dt), yt = from_values(y, {64}, dt);
+      EXPECT_EQ(to_vector(ops::relu_backward(g, yt)), want) << dt;
+    }
+  });
 }
 
 TEST(Binary, NaNPropagation) {

@@ -156,6 +156,7 @@ const std::vector<BinaryCase>& binary_cases() {
       {"div", [](const Tensor& a, const Tensor& b) { return ops::div(a, b); }, true},
       {"maximum", [](const Tensor& a, const Tensor& b) { return ops::maximum(a, b); }, true},
       {"minimum", [](const Tensor& a, const Tensor& b) { return ops::minimum(a, b); }, true},
+      {"relu_backward", [](const Tensor& a, const Tensor& b) { return ops::relu_backward(a, b); }, true},
       {"add_alpha", [](const Tensor& a, const Tensor& b) { return ops::add(a, b, 0.37); }, false},
       {"sub_alpha", [](const Tensor& a, const Tensor& b) { return ops::sub(a, b, -2.5); }, false},
   };
