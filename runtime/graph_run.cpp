@@ -78,7 +78,6 @@ struct SourceRange : Job {
   uint32_t begin, end, leaf;
 };
 
-constexpr size_t kPushEachSources = 32;  // up to this many sources are pushed one by one
 constexpr size_t kLeavesPerThread = 8;
 
 }  // namespace
@@ -167,7 +166,7 @@ void GraphRun::run_sources(TaskGraph& graph, uint32_t begin, uint32_t end, uint3
 void GraphRun::start_iteration(GraphRun& run, Executor& ex) {
   TaskGraph& graph = *run.graph;
   const size_t n = graph.scan_sources_ ? graph.size() : graph.sources_.size();
-  if (!graph.scan_sources_ && n <= kPushEachSources) {
+  if (!graph.scan_sources_ && n <= TaskGraph::kPushEachSources) {
     run.pending.store(graph.num_sinks_, std::memory_order_relaxed);
     ex.schedule_batch(graph.sources_.data(), n);  // publishes the iteration's state
     return;

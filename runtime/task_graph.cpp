@@ -74,14 +74,14 @@ void Task::add_edge(const Task& from, const Task& to) {
   EMBER_CHECK(g.edges_.size() < std::numeric_limits<uint32_t>::max() &&
                   t.num_predecessors < std::numeric_limits<int32_t>::max(),
               "TaskGraph '", g.name_, "': too many dependencies");
+  const bool extends_group = f.num_successors == 0 || g.edges_.back().from == from.index_;
+  g.edges_.push_back(TaskGraph::Edge{from.index_, to.index_});  // the only step that can throw
   if (f.num_successors == 0) {
-    f.first_successor = static_cast<uint32_t>(g.edges_.size());
+    f.first_successor = static_cast<uint32_t>(g.edges_.size() - 1);
     --g.num_sinks_;
-  } else if (g.edges_.back().from != from.index_) {
-    g.grouped_ = false;
   }
+  g.grouped_ = g.grouped_ && extends_group;
   if (t.num_predecessors == 0) --g.num_sources_;
-  g.edges_.push_back(TaskGraph::Edge{from.index_, to.index_});
   ++f.num_successors;
   ++t.num_predecessors;
   t.join.store(t.num_predecessors, std::memory_order_relaxed);  // Note [join reset]
@@ -253,7 +253,7 @@ void TaskGraph::compile() {
     successors_ = sorted_edges_.data();
   }
   const auto n = static_cast<int64_t>(nodes_.size());
-  scan_sources_ = num_sources_ * 4 >= n;
+  scan_sources_ = n > static_cast<int64_t>(kPushEachSources) && num_sources_ * 4 >= n;
   sources_.clear();
   if (!scan_sources_) {
     sources_.reserve(static_cast<size_t>(num_sources_));

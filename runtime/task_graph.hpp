@@ -115,6 +115,9 @@ class TaskGraph {
   struct Edge {
     uint32_t from, to;
   };
+  // A run pushes up to this many sources one by one; more are split into
+  // ranges (Note [source splitting] in graph_run.cpp).
+  static constexpr size_t kPushEachSources = 32;
   struct Destructor {
     void* object;
     void (*destroy)(void*) noexcept;
