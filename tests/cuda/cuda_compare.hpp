@@ -18,8 +18,21 @@ namespace ember::testing {
 
 inline const Device kGpu{DeviceType::CUDA, 0};
 
-// t copied to GPU 0 (undefined stays undefined).
+// t copied to GPU 0 (undefined stays undefined). The copy is always contiguous: a layout to test on
+// the GPU must be made there (strided_pair, expanded_pair), not before the copy.
 inline Tensor gpu(const Tensor& t) { return t.defined() ? ops::to(t, kGpu) : t; }
+
+// The same values on the CPU and on the GPU, each side in the same kind of layout.
+struct CpuGpu {
+  Tensor cpu, gpu;
+};
+inline CpuGpu contiguous_pair(const Tensor& t) { return {t, gpu(t)}; }
+// Non-contiguous on both sides (a transposed copy viewed back; every other element for 1-D).
+inline CpuGpu strided_pair(const Tensor& t) { return {non_contiguous(t), non_contiguous(gpu(t))}; }
+// base broadcast to shape (stride-0 dims) on both sides.
+inline CpuGpu expanded_pair(const Tensor& base, IntList shape) {
+  return {ops::expand(base, shape), ops::expand(gpu(base), shape)};
+}
 
 inline constexpr double kRtolElementwise = 1e-5;
 inline constexpr double kRtolReduction = 1e-4;

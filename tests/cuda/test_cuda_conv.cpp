@@ -80,7 +80,7 @@ TEST(CudaConv, ForwardAndBackwardMatchCpu) {
       Tensor y = ops::conv2d(x, w, bias, c.args);
       Tensor yg = ops::conv2d(gpu(x), gpu(w), gpu(bias), c.args);
       EXPECT_TRUE(conv_matches(yg, y)) << "conv2d " << what;
-      EXPECT_TRUE(conv_matches(ops::conv2d(gpu(non_contiguous(x)), gpu(w), {}, c.args), ops::conv2d(x, w, {}, c.args)))
+      EXPECT_TRUE(conv_matches(ops::conv2d(non_contiguous(gpu(x)), gpu(w), {}, c.args), ops::conv2d(x, w, {}, c.args)))
           << "conv2d no bias, non-contiguous x " << what;
       Tensor go = ops::to(randn(y.shape(), kFloat64), dt);
       EXPECT_TRUE(conv_matches(ops::conv2d_backward_input(gpu(go), gpu(w), x.shape(), c.args),

@@ -36,7 +36,7 @@ TEST(CudaIndex, IndexSelectAndIndexAddMatchCpu) {
       for (DType idt : {kInt64, kInt32}) {
         Tensor index = ops::to(randint(0, size, {9}, kInt64), idt);  // duplicates likely
         const std::string what = x.describe() + " dim " + std::to_string(dim) + " index " + index.describe();
-        EXPECT_TRUE(cuda_matches(ops::index_select(gpu(non_contiguous(x)), dim, gpu(index)), ops::index_select(x, dim, index)))
+        EXPECT_TRUE(cuda_matches(ops::index_select(non_contiguous(gpu(x)), dim, gpu(index)), ops::index_select(x, dim, index)))
             << "index_select " << what;
         Dims src_shape = x.shape();
         src_shape[static_cast<size_t>(dim < 0 ? dim + 3 : dim)] = 9;
@@ -70,7 +70,7 @@ TEST(CudaIndex, GatherAndScatterAddMatchCpu) {
       Tensor index = randint(0, x.size(dim), ishape, kInt64);
       const std::string what = x.describe() + " dim " + std::to_string(dim);
       EXPECT_TRUE(cuda_matches(ops::gather(gpu(x), dim, gpu(index)), ops::gather(x, dim, index))) << "gather " << what;
-      EXPECT_TRUE(cuda_matches(ops::gather(gpu(non_contiguous(x)), dim, gpu(non_contiguous(index))),
+      EXPECT_TRUE(cuda_matches(ops::gather(non_contiguous(gpu(x)), dim, non_contiguous(gpu(index))),
                                ops::gather(x, dim, index)))
           << "gather strided " << what;
       Tensor sindex = randint(0, x.size(dim), {3, 3, 3}, kInt64);
@@ -78,7 +78,7 @@ TEST(CudaIndex, GatherAndScatterAddMatchCpu) {
       EXPECT_TRUE(cuda_matches(ops::scatter_add(gpu(x), dim, gpu(sindex), gpu(src)), ops::scatter_add(x, dim, sindex, src),
                                ember::testing::kRtolElementwise))
           << "scatter_add " << what;
-      EXPECT_TRUE(cuda_matches(ops::scatter_add(gpu(x), dim, gpu(non_contiguous(sindex)), gpu(non_contiguous(src))),
+      EXPECT_TRUE(cuda_matches(ops::scatter_add(gpu(x), dim, non_contiguous(gpu(sindex)), non_contiguous(gpu(src))),
                                ops::scatter_add(x, dim, sindex, src), ember::testing::kRtolElementwise))
           << "scatter_add strided " << what;
     }
@@ -98,19 +98,29 @@ TEST(CudaIndex, OneHotCatPadFlipMatchCpu) {
   for (DType dt : kAllDtypes) {
     Tensor a = random_of({2, 3, 4}, dt), b = random_of({2, 5, 4}, dt), c = random_of({2, 1, 4}, dt);
     EXPECT_TRUE(cuda_matches(ops::cat({gpu(a), gpu(b), gpu(c)}, 1), ops::cat({a, b, c}, 1))) << "cat dim 1 " << dt;
-    EXPECT_TRUE(cuda_matches(ops::cat({gpu(a), gpu(non_contiguous(a))}, 0), ops::cat({a, a}, 0))) << "cat dim 0 " << dt;
+    EXPECT_TRUE(cuda_matches(ops::cat({gpu(a), non_contiguous(gpu(a))}, 0), ops::cat({a, a}, 0))) << "cat dim 0 " << dt;
     EXPECT_TRUE(cuda_matches(ops::cat({gpu(a), gpu(a)}, -1), ops::cat({a, a}, -1))) << "cat dim -1 " << dt;
     EXPECT_TRUE(cuda_matches(ops::stack({gpu(a), gpu(a)}, 2), ops::stack({a, a}, 2))) << "stack " << dt;
     Tensor x = random_of({3, 4, 5}, dt);
     for (const std::vector<int64_t>& pads : std::vector<std::vector<int64_t>>{{1, 2}, {0, 0, 2, 1}, {-1, 2, 1, -2}, {1, 1, 1, 1, 1, 1}, {-3, -2}}) {
-      EXPECT_TRUE(cuda_matches(ops::pad(gpu(non_contiguous(x)), pads, Scalar(1)), ops::pad(x, pads, Scalar(1))))
+      EXPECT_TRUE(cuda_matches(ops::pad(non_contiguous(gpu(x)), pads, Scalar(1)), ops::pad(x, pads, Scalar(1))))
           << "pad " << x.describe() << " pads " << pads.size();
     }
     for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{{0}, {2}, {0, 2}, {-1, 1, 0}, {}}) {
-      EXPECT_TRUE(cuda_matches(ops::flip(gpu(non_contiguous(x)), dims), ops::flip(x, dims)))
+      EXPECT_TRUE(cuda_matches(ops::flip(non_contiguous(gpu(x)), dims), ops::flip(x, dims)))
           << "flip " << x.describe() << " dims " << dims.size();
     }
   }
+  // Broadcast (expanded, stride-0) operands read through their strides.
+  const auto [row, row_g] = ember::testing::expanded_pair(randn({1, 6}), {5, 6});
+  const auto [gi, gi_g] = ember::testing::expanded_pair(randint(0, 6, {5, 1}, kInt64), {5, 3});
+  EXPECT_TRUE(cuda_matches(ops::gather(row_g, 1, gi_g), ops::gather(row, 1, gi))) << "gather expanded";
+  EXPECT_TRUE(cuda_matches(ops::scatter_add(gpu(zeros({5, 6})), 1, gi_g, row_g), ops::scatter_add(zeros({5, 6}), 1, gi, row)))
+      << "scatter_add expanded";
+  EXPECT_TRUE(cuda_matches(ops::flip(row_g, {0, 1}), ops::flip(row, {0, 1}))) << "flip expanded";
+  EXPECT_TRUE(cuda_matches(ops::pad(row_g, {1, 1}), ops::pad(row, {1, 1}))) << "pad expanded";
+  EXPECT_TRUE(cuda_matches(ops::cat({row_g, row_g}, 0), ops::cat({row, row}, 0))) << "cat expanded";
+  EXPECT_TRUE(cuda_matches(ops::sort(row_g, 1).second, ops::sort(row, 1).second)) << "sort expanded";
   // Mixed dtypes promote; 1-D empties are skipped; a 0-dim flip is a copy.
   Tensor i = randint(0, 5, {3}, kInt64), f = randn({2});
   EXPECT_TRUE(cuda_matches(ops::cat({gpu(i), gpu(f), gpu(empty({0}))}, 0), ops::cat({i, f, empty({0})}, 0)));
@@ -126,8 +136,7 @@ TEST(CudaIndex, TopkAndSortMatchCpu) {
     auto make = [&](IntList shape) {
       return dt.is_floating() ? ops::to(randint(-4, 5, shape, kInt64), dt) : random_of(shape, dt, -4, 5);
     };
-    const std::vector<Tensor> inputs = {make({6, 9}), make({4, 7, 5}), non_contiguous(make({5, 8})), make({3000}),
-                                        make({1})};
+    const std::vector<Tensor> inputs = {make({6, 9}), make({4, 7, 5}), make({5, 8}), make({3000}), make({1})};
     for (const Tensor& x : inputs) {
       for (int64_t dim = 0; dim < x.dim(); ++dim) {
         const std::string what = x.describe() + " dim " + std::to_string(dim);

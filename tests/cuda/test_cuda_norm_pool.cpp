@@ -90,7 +90,7 @@ TEST(CudaNorm, LayerNormMatchesCpu) {
         Tensor b = affine ? ops::to(randn(c.normalized, kFloat64), dt) : Tensor();
         const std::string what = x.describe() + (affine ? " affine" : "");
         auto [y, mean, rstd] = ops::layer_norm(x, c.normalized, w, b, 1e-5);
-        auto [yg, mean_g, rstd_g] = ops::layer_norm(gpu(non_contiguous(x)), c.normalized, gpu(w), gpu(b), 1e-5);
+        auto [yg, mean_g, rstd_g] = ops::layer_norm(non_contiguous(gpu(x)), c.normalized, gpu(w), gpu(b), 1e-5);
         EXPECT_TRUE(cuda_matches(yg, y)) << "layer_norm out " << what;
         EXPECT_TRUE(cuda_matches(mean_g, mean)) << "layer_norm mean " << what;
         EXPECT_TRUE(cuda_matches(rstd_g, rstd)) << "layer_norm rstd " << what;
@@ -154,11 +154,11 @@ TEST(CudaPool, MaxAvgAdaptiveForwardBackwardMatchCpu) {
                                             pool(2, 3, 1, 1, true), pool(4, 3, 2, 1, true, false)};
   for (DType dt : {kFloat32, kFloat64, kFloat16}) {
     // Small integers make ties common in max pooling (the first maximum wins).
-    const std::vector<Tensor> inputs = {ops::to(randint(-4, 5, {2, 3, 11, 9}, kInt64), dt),
-                                        non_contiguous(ops::to(randn({1, 2, 8, 12}, kFloat64), dt)),
-                                        ops::to(randn({3, 7, 7}, kFloat64), dt)};
-    for (const Tensor& x : inputs) {
-      const Tensor xg = gpu(x);
+    const std::vector<ember::testing::CpuGpu> inputs = {
+        ember::testing::contiguous_pair(ops::to(randint(-4, 5, {2, 3, 11, 9}, kInt64), dt)),
+        ember::testing::strided_pair(ops::to(randn({1, 2, 8, 12}, kFloat64), dt)),
+        ember::testing::contiguous_pair(ops::to(randn({3, 7, 7}, kFloat64), dt))};
+    for (const auto& [x, xg] : inputs) {
       for (const Pool2dArgs& a : max_args) {
         const std::string what = x.describe() + " kernel " + std::to_string(a.kernel[0]) + "x" +
                                  std::to_string(a.kernel[1]) + " stride " + std::to_string(a.stride[0]) + " pad " +

@@ -16,7 +16,10 @@ namespace {
 using namespace ember;
 using ember::testing::cuda_matches;
 using ember::testing::gpu;
-using ember::testing::non_contiguous;
+using ember::testing::contiguous_pair;
+using ember::testing::CpuGpu;
+using ember::testing::expanded_pair;
+using ember::testing::strided_pair;
 using ember::testing::random_of;
 
 const double kInf = std::numeric_limits<double>::infinity();
@@ -24,11 +27,12 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 using ReduceFn = std::function<Tensor(const Tensor&)>;
 
-// Inputs that exercise warp rows, block rows, chunked (two-pass) rows, permuted reductions and size-1 edges.
-std::vector<Tensor> reduce_inputs(DType dt) {
-  return {ops::to(randn({4, 5, 6}, kFloat64), dt), non_contiguous(ops::to(randn({7, 3, 9}, kFloat64), dt)),
-          ops::to(randn({3, 700, 1}, kFloat64), dt), ops::to(randn({2, 3000, 5}, kFloat64), dt),
-          ops::to(randn({1, 1, 1}, kFloat64), dt)};
+// Inputs that exercise warp rows, block rows, chunked (two-pass) rows, permuted reductions, size-1 edges,
+// a strided and a broadcast (expanded) view, each laid out the same way on both devices.
+std::vector<CpuGpu> reduce_inputs(DType dt) {
+  auto make = [&](IntList shape) { return ops::to(randn(shape, kFloat64), dt); };
+  return {contiguous_pair(make({4, 5, 6})), strided_pair(make({7, 3, 9})), contiguous_pair(make({3, 700, 1})),
+          contiguous_pair(make({2, 3000, 5})), contiguous_pair(make({1, 1, 1})), expanded_pair(make({1, 6, 1}), {3, 6, 4})};
 }
 
 TEST(CudaReduceStats, VarStdLogsumexpNormMatchCpu) {
@@ -50,8 +54,7 @@ TEST(CudaReduceStats, VarStdLogsumexpNormMatchCpu) {
       {"norm 3 dim 1", [](const Tensor& x) { return ops::norm(x, 3.0, {1}); }},
       {"norm 0.5 dim 0,1", [](const Tensor& x) { return ops::norm(x, 0.5, {0, 1}); }}};
   for (DType dt : {kFloat32, kFloat64, kFloat16}) {
-    for (const Tensor& x : reduce_inputs(dt)) {
-      const Tensor xg = gpu(x);
+    for (const auto& [x, xg] : reduce_inputs(dt)) {
       for (const auto& [name, fn] : cases)
         EXPECT_TRUE(cuda_matches(fn(xg), fn(x))) << name << " of " << x.describe();
     }
@@ -93,10 +96,11 @@ TEST(CudaArgReduce, MaxMinArgmaxArgminMatchCpu) {
   for (DType dt : {kFloat32, kFloat64, kFloat16, kInt64, kInt32, kUInt8, kBool}) {
     // Few distinct values, so ties are common and the first index must win.
     auto make = [&](IntList shape) { return dt.is_floating() ? ops::to(randint(-3, 4, shape, kInt64), dt) : random_of(shape, dt, -3, 4); };
-    const std::vector<Tensor> inputs = {make({6, 9}), non_contiguous(make({5, 8})), make({3, 2000}), make({4, 7, 33}),
-                                        make({1, 1}), make({2000, 3})};
-    for (const Tensor& x : inputs) {
-      const Tensor xg = gpu(x);
+    const std::vector<CpuGpu> inputs = {contiguous_pair(make({6, 9})), strided_pair(make({5, 8})),
+                                        contiguous_pair(make({3, 2000})), contiguous_pair(make({4, 7, 33})),
+                                        contiguous_pair(make({1, 1})), contiguous_pair(make({2000, 3})),
+                                        expanded_pair(make({1, 7}), {5, 7})};
+    for (const auto& [x, xg] : inputs) {
       for (int64_t dim = -x.dim(); dim < x.dim(); ++dim) {
         const std::string what = x.describe() + " dim " + std::to_string(dim);
         auto [vmax, imax] = ops::max(x, dim);
@@ -130,11 +134,13 @@ TEST(CudaArgReduce, CumsumMatchesCpu) {
   manual_seed(24);
   for (DType dt : {kFloat32, kFloat64, kFloat16, kInt64, kInt32, kUInt8, kBool}) {
     // Short rows (warp scan), long rows (block scan with a carry), columns, non-contiguous, size 1.
-    const std::vector<Tensor> inputs = {random_of({9, 40}, dt), random_of({3, 5000}, dt), random_of({6, 5, 7}, dt),
-                                        non_contiguous(random_of({8, 11}, dt)), random_of({1}, dt), random_of({1, 1}, dt)};
-    for (const Tensor& x : inputs) {
+    const std::vector<CpuGpu> inputs = {contiguous_pair(random_of({9, 40}, dt)), contiguous_pair(random_of({3, 5000}, dt)),
+                                        contiguous_pair(random_of({6, 5, 7}, dt)), strided_pair(random_of({8, 11}, dt)),
+                                        strided_pair(random_of({13}, dt)), contiguous_pair(random_of({1}, dt)),
+                                        contiguous_pair(random_of({1, 1}, dt)), expanded_pair(random_of({1, 9}, dt), {4, 9})};
+    for (const auto& [x, xg] : inputs) {
       for (int64_t dim = 0; dim < x.dim(); ++dim) {
-        EXPECT_TRUE(cuda_matches(ops::cumsum(gpu(x), dim), ops::cumsum(x, dim), ember::testing::kRtolElementwise))
+        EXPECT_TRUE(cuda_matches(ops::cumsum(xg, dim), ops::cumsum(x, dim), ember::testing::kRtolElementwise))
             << "cumsum " << x.describe() << " dim " << dim;
       }
     }
