@@ -1,7 +1,7 @@
 // One training step (forward, cross entropy, backward, Adam) of the Fashion-MNIST
 // MLP (784-512-256-10) and CNN (32/64-channel conv+BN+ReLU+maxpool blocks, 128
 // hidden units) at batch 128, the models ember-fashion-mnist trains.
-// tools/compare_train_step.sh runs this beside the same step in PyTorch.
+// benchmarks/compare_cpu.py runs this beside the same step in PyTorch.
 #include <benchmark/benchmark.h>
 
 #include <ember/ember.hpp>
