@@ -101,6 +101,20 @@ decltype(auto) visit_numeric(DType dt, const char* op, F&& f) {
   return visit_dtype(dt, std::forward<F>(f));
 }
 
+// Calls f.template operator()<U>() with an unsigned type of `bytes` bytes. Kernels that
+// only move elements (gathers, concatenations, flips, pads) are written once per
+// element size rather than once per dtype.
+template <class F>
+decltype(auto) visit_itemsize(size_t bytes, F&& f) {
+  switch (bytes) {
+    case 1: return f.template operator()<uint8_t>();
+    case 2: return f.template operator()<uint16_t>();
+    case 4: return f.template operator()<uint32_t>();
+    case 8: return f.template operator()<uint64_t>();
+  }
+  EMBER_FAIL("visit_itemsize: unexpected element size ", bytes);
+}
+
 // PyTorch's promotion lattice for two dtypes (bool < uint8 < ints < floats).
 DType promote_types(DType a, DType b);
 

@@ -17,20 +17,6 @@
 
 namespace ember::cpu {
 
-// Calls f.template operator()<U>() with an unsigned type of `bytes` bytes. Gathers,
-// concatenations, flips and pads only move elements, so they are written once per
-// element size rather than once per dtype.
-template <class F>
-void visit_itemsize(size_t bytes, F&& f) {
-  switch (bytes) {
-    case 1: return f.template operator()<uint8_t>();
-    case 2: return f.template operator()<uint16_t>();
-    case 4: return f.template operator()<uint32_t>();
-    case 8: return f.template operator()<uint64_t>();
-    default: EMBER_ASSERT(false, "visit_itemsize: unexpected element size ", bytes);
-  }
-}
-
 // A kernel-internal view of t's storage with other sizes, strides (elements) and offset.
 inline Tensor restride(const Tensor& t, Dims sizes, Dims strides, int64_t offset) {
   return detail::make_tensor(t.storage(), std::move(sizes), std::move(strides), offset, t.dtype());

@@ -17,18 +17,6 @@ namespace ember::cuda {
 
 inline constexpr int kMaxIndexDims = 16;
 
-// Calls f.template operator()<U>() with an unsigned type of `bytes` bytes.
-template <class F>
-void visit_itemsize(size_t bytes, F&& f) {
-  switch (bytes) {
-    case 1: return f.template operator()<uint8_t>();
-    case 2: return f.template operator()<uint16_t>();
-    case 4: return f.template operator()<uint32_t>();
-    case 8: return f.template operator()<uint64_t>();
-    default: EMBER_ASSERT(false, "visit_itemsize: unexpected element size ", bytes);
-  }
-}
-
 // Sizes of an iteration shape and the element strides of up to two operands over it.
 struct IndexGeom {
   int ndim = 0;

@@ -19,6 +19,26 @@ const DType kAllDtypes[] = {kFloat32, kFloat64, kFloat16, kBFloat16, kInt64, kIn
 
 Tensor iota(IntList shape, DType dt = kFloat32) { return arange(0, product(shape), dt).reshape(shape); }
 
+// ---- dtype visitors ---------------------------------------------------------------------------
+TEST(DTypes, VisitorsPickTheElementType) {
+  for (DType dt : kAllDtypes) {
+    const size_t size = visit_dtype(dt, []<class T>() { return sizeof(T); });
+    EXPECT_EQ(size, dt.itemsize()) << dt.name();
+    EXPECT_EQ(visit_dtype(dt, []<class T>() { return dtype_of_v<T>; }), dt);
+    // visit_itemsize: an unsigned type of the same width.
+    EXPECT_EQ(visit_itemsize(dt.itemsize(), []<class U>() { return sizeof(U) * (std::is_unsigned_v<U> ? 1 : 100); }),
+              dt.itemsize())
+        << dt.name();
+    if (dt.is_floating()) {
+      EXPECT_EQ(visit_floating(dt, "op", []<class T>() { return dtype_of_v<T>; }), dt);
+    } else {
+      expect_error([&] { visit_floating(dt, "my_op", []<class T>() { return 0; }); }, {"my_op", dt.name()});
+    }
+  }
+  expect_error([] { visit_numeric(kBool, "my_op", []<class T>() { return 0; }); }, {"my_op", "bool"});
+  expect_error([] { visit_itemsize(3, []<class U>() { return 0; }); }, {"visit_itemsize", "3"});
+}
+
 // ---- views ------------------------------------------------------------------------------------
 
 TEST(Views, ViewAndReshapeShareStorage) {
