@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <emmintrin.h>
+
 #include <ember/kernels/cpu/ceiling_kernel.hpp>
 #include <ember/runtime/error.hpp>
 
@@ -78,28 +80,64 @@ double measure_peak_gflops(Isa isa, int threads, double seconds) {
   return total / wall * 1e-9;
 }
 
+namespace {
+
+// Copies n bytes (a multiple of 64) with ordinary, cached 16-byte stores.
+// Written with SSE2 intrinsics (baseline x86-64) so the compiler cannot turn it
+// into a memcpy call.
+void copy_cached(char* dst, const char* src, size_t n) {
+  for (size_t i = 0; i < n; i += 64) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 16));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 32));
+    const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 48));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), a);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i + 16), b);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i + 32), c);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i + 48), d);
+  }
+}
+
+}  // namespace
+
 double measure_copy_gbs(size_t bytes, int threads, double seconds) {
   threads = std::max(threads, 1);
-  bytes = std::max<size_t>(bytes, 4096);
+  bytes = std::max<size_t>(bytes, 4096) / 64 * 64;
   std::unique_ptr<char[]> src(new char[bytes]), dst(new char[bytes]);
   std::memset(src.get(), 1, bytes);
   std::memset(dst.get(), 0, bytes);
-  auto copy_all = [&](int t) {
-    const size_t lo = bytes * static_cast<size_t>(t) / static_cast<size_t>(threads);
-    const size_t hi = bytes * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
-    std::memcpy(dst.get() + lo, src.get() + lo, hi - lo);
+  // Each thread's slice, 64-byte granular.
+  auto slice = [&](int t, size_t* lo, size_t* hi) {
+    const size_t lines = bytes / 64;
+    *lo = lines * static_cast<size_t>(t) / static_cast<size_t>(threads) * 64;
+    *hi = lines * static_cast<size_t>(t + 1) / static_cast<size_t>(threads) * 64;
   };
-  timed_on_threads(threads, copy_all);  // warm: pages touched, caches filled
-  int reps = 1;
-  double wall = 0;
-  for (;;) {
-    wall = timed_on_threads(threads, [&](int t) {
-      for (int r = 0; r < reps; ++r) copy_all(t);
-    });
-    if (wall > seconds || reps > (1 << 24)) break;
-    reps = std::max(reps * 2, static_cast<int>(static_cast<double>(reps) * seconds / std::max(wall, 1e-9)));
+  // The better of two copies: memcpy (non-temporal stores for large copies)
+  // and cached stores (faster while the arrays fit the caches).
+  double best = 0;
+  for (bool cached : {false, true}) {
+    auto copy_all = [&](int t) {
+      size_t lo = 0, hi = 0;
+      slice(t, &lo, &hi);
+      if (cached) {
+        copy_cached(dst.get() + lo, src.get() + lo, hi - lo);
+      } else {
+        std::memcpy(dst.get() + lo, src.get() + lo, hi - lo);
+      }
+    };
+    timed_on_threads(threads, copy_all);  // warm: pages touched, caches filled
+    int reps = 1;
+    double wall = 0;
+    for (;;) {
+      wall = timed_on_threads(threads, [&](int t) {
+        for (int r = 0; r < reps; ++r) copy_all(t);
+      });
+      if (wall > seconds / 2 || reps > (1 << 24)) break;
+      reps = std::max(reps * 2, static_cast<int>(static_cast<double>(reps) * seconds / 2 / std::max(wall, 1e-9)));
+    }
+    best = std::max(best, 2.0 * static_cast<double>(bytes) * reps / wall * 1e-9);
   }
-  return 2.0 * static_cast<double>(bytes) * reps / wall * 1e-9;
+  return best;
 }
 
 }  // namespace ember::cpu

@@ -4,8 +4,9 @@
 // Peak: independent chains of vector FMAs on the chosen ISA path, one
 // std::thread per core asked for (the pool is not used: a ceiling must not
 // depend on how ember schedules). Bandwidth: each thread copies its slice of
-// an array (memcpy, which uses non-temporal stores for large copies), counting
-// bytes read plus bytes written, as STREAM's copy does.
+// an array, counting bytes read plus bytes written, as STREAM's copy does; the
+// better of memcpy (non-temporal stores for large copies) and a copy with
+// cached stores (faster while the arrays fit the caches).
 #pragma once
 
 #include <cstddef>

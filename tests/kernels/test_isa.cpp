@@ -1,6 +1,10 @@
 // Tests of the run-time CPU ISA choice (kernels/cpu/isa.hpp): names, detection
-// consistency, forcing a path, and the errors for unknown or unsupported paths.
+// consistency, forcing a path, and the errors for unknown or unsupported paths;
+// and the machine ceilings the benchmarks divide by (kernels/cpu/ceiling.hpp).
+#include <ember/kernels/cpu/ceiling.hpp>
 #include <ember/kernels/cpu/isa.hpp>
+
+#include <cmath>
 
 #include "test_util.hpp"
 
@@ -54,6 +58,42 @@ TEST(CpuIsa, UnsupportedPathsAreClearErrors) {
     EXPECT_EQ(cpu::active_cpu_isa(), before);  // a refused request changes nothing
   }
   if (unsupported == 0) GTEST_SKIP() << "this CPU supports every path (" << cpu::cpu_features() << ")";
+}
+
+// The FMA loop counts exactly the FLOPs it performs (12 chains x lanes x 2 per
+// step) and returns a finite value that depends on every chain.
+TEST(Ceiling, FmaLoopCountsItsFlops) {
+  double flops = -1;
+  const float s = cpu::scalar::fma_loop(1000, &flops);
+  EXPECT_TRUE(std::isfinite(s));
+  EXPECT_GT(s, 0.0f);
+  const double scalar_flops = flops;
+  EXPECT_EQ(std::fmod(scalar_flops, 1000.0 * 12 * 2), 0.0) << scalar_flops;
+  if (cpu::isa_supported(Isa::avx2)) {
+    EXPECT_TRUE(std::isfinite(cpu::avx2::fma_loop(1000, &flops)));
+    EXPECT_EQ(flops, 1000.0 * 12 * 8 * 2);
+  }
+  if (cpu::isa_supported(Isa::avx512)) {
+    EXPECT_TRUE(std::isfinite(cpu::avx512::fma_loop(1000, &flops)));
+    EXPECT_EQ(flops, 1000.0 * 12 * 16 * 2);
+  }
+  cpu::scalar::fma_loop(0, &flops);
+  EXPECT_EQ(flops, 0.0);
+}
+
+// Rates are positive and finite for every path the CPU has; a path it lacks is an error.
+TEST(Ceiling, PeakAndCopyRatesArePositive) {
+  for (Isa isa : cpu::supported_cpu_isas()) {
+    const double peak = cpu::measure_peak_gflops(isa, 2, 0.01);
+    EXPECT_TRUE(std::isfinite(peak) && peak > 0) << cpu::isa_name(isa) << ": " << peak;
+  }
+  for (size_t bytes : {size_t{0}, size_t{100}, size_t{1} << 20}) {
+    const double gbs = cpu::measure_copy_gbs(bytes, 2, 0.01);
+    EXPECT_TRUE(std::isfinite(gbs) && gbs > 0) << bytes << " bytes: " << gbs;
+  }
+  if (!cpu::isa_supported(Isa::avx512)) {
+    expect_error([] { cpu::measure_peak_gflops(Isa::avx512, 1, 0.01); }, {"measure_peak_gflops", "avx512"});
+  }
 }
 
 }  // namespace
