@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <mutex>
+
+#include <sys/mman.h>
 #include <new>
 #include <unordered_map>
 #include <vector>
@@ -19,6 +21,23 @@ constexpr size_t kDefaultCacheBytes = 0;
 constexpr size_t kDefaultCacheBytes = size_t{1} << 30;
 #endif
 constexpr size_t kPage = 4096;
+// Blocks of at least kHugeMinBytes are aligned to and rounded up to 2 MiB and
+// offered to the kernel as transparent huge pages (where it grants them on
+// request, as Debian's default "madvise" mode does): streaming kernels and the
+// GEMM's strided panel reads then walk one TLB entry per 2 MiB, not per 4 KiB.
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugeMinBytes = size_t{4} << 20;
+
+// A page-aligned block of `rounded` bytes (a multiple of kPage, or of
+// kHugePage from kHugeMinBytes on), or nullptr.
+void* allocate_pages(size_t rounded) {
+  if (rounded < kHugeMinBytes) return std::aligned_alloc(kPage, rounded);
+  void* p = std::aligned_alloc(kHugePage, rounded);
+#if defined(MADV_HUGEPAGE)
+  if (p != nullptr) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure changes nothing
+#endif
+  return p;
+}
 
 size_t initial_cache_limit() {
   if (const char* env = std::getenv("EMBER_CPU_CACHE_MB"); env != nullptr && *env != '\0') {
@@ -99,10 +118,11 @@ class CpuAllocator final : public Allocator {
     size_t rounded = (nbytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
     if (rounded == 0) rounded = kCpuAlignment;
     if (rounded >= kCpuCacheMinBytes) {
-      rounded = (rounded + kPage - 1) / kPage * kPage;
+      const size_t unit = rounded >= kHugeMinBytes ? kHugePage : kPage;
+      rounded = (rounded + unit - 1) / unit * unit;
       CpuBlockCache& cache = CpuBlockCache::instance();
       void* p = cache.take(rounded);
-      if (p == nullptr) p = std::aligned_alloc(kPage, rounded);
+      if (p == nullptr) p = allocate_pages(rounded);
       EMBER_CHECK(p != nullptr, "cpu allocator: out of memory allocating ", nbytes, " bytes");
       // The deleter's context carries the block's size.
       return DataPtr(p, reinterpret_cast<void*>(rounded),

@@ -69,15 +69,22 @@ double measure_peak_gflops(Isa isa, int threads, double seconds) {
     }
     iters *= 4;
   }
-  iters = std::max<int64_t>(iters, 1);
-  std::vector<double> per_thread(static_cast<size_t>(threads), 0.0);
-  const double wall = timed_on_threads(threads, [&](int t) {
-    volatile float sink = fma_loop_for(isa, iters, &per_thread[static_cast<size_t>(t)]);
-    (void)sink;
-  });
-  double total = 0;
-  for (double f : per_thread) total += f;
-  return total / wall * 1e-9;
+  // The best of kSlices timed slices: a ceiling is what the machine can do, and
+  // on a shared host one slice may lose time to a neighbour.
+  constexpr int kSlices = 5;
+  iters = std::max<int64_t>(iters / kSlices, 1);
+  double best = 0;
+  for (int slice = 0; slice < kSlices; ++slice) {
+    std::vector<double> per_thread(static_cast<size_t>(threads), 0.0);
+    const double wall = timed_on_threads(threads, [&](int t) {
+      volatile float sink = fma_loop_for(isa, iters, &per_thread[static_cast<size_t>(t)]);
+      (void)sink;
+    });
+    double total = 0;
+    for (double f : per_thread) total += f;
+    best = std::max(best, total / wall * 1e-9);
+  }
+  return best;
 }
 
 namespace {
@@ -126,16 +133,24 @@ double measure_copy_gbs(size_t bytes, int threads, double seconds) {
       }
     };
     timed_on_threads(threads, copy_all);  // warm: pages touched, caches filled
+    // Calibrate the repetitions to a tenth of the time, then keep the best of
+    // several slices (as for the peak).
+    const double slice_seconds = seconds / 10;
     int reps = 1;
-    double wall = 0;
     for (;;) {
-      wall = timed_on_threads(threads, [&](int t) {
+      const double wall = timed_on_threads(threads, [&](int t) {
         for (int r = 0; r < reps; ++r) copy_all(t);
       });
-      if (wall > seconds / 2 || reps > (1 << 24)) break;
-      reps = std::max(reps * 2, static_cast<int>(static_cast<double>(reps) * seconds / 2 / std::max(wall, 1e-9)));
+      best = std::max(best, 2.0 * static_cast<double>(bytes) * reps / wall * 1e-9);
+      if (wall > slice_seconds || reps > (1 << 24)) break;
+      reps = std::max(reps * 2, static_cast<int>(static_cast<double>(reps) * slice_seconds / std::max(wall, 1e-9)));
     }
-    best = std::max(best, 2.0 * static_cast<double>(bytes) * reps / wall * 1e-9);
+    for (int slice = 0; slice < 4; ++slice) {
+      const double wall = timed_on_threads(threads, [&](int t) {
+        for (int r = 0; r < reps; ++r) copy_all(t);
+      });
+      best = std::max(best, 2.0 * static_cast<double>(bytes) * reps / wall * 1e-9);
+    }
   }
   return best;
 }

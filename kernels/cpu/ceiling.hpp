@@ -17,11 +17,12 @@
 namespace ember::cpu {
 
 // float32 FMA throughput in GFLOP/s of `threads` threads on `isa` (which the
-// CPU must support), timed over about `seconds`.
+// CPU must support): the best of several slices of about `seconds` in all.
 double measure_peak_gflops(Isa isa, int threads, double seconds = 0.2);
 
 // Copy bandwidth in GB/s (bytes read + written per second) between two arrays
-// of `bytes` each, split over `threads` threads, timed over about `seconds`.
+// of `bytes` each, split over `threads` threads: the best of several timed
+// slices of about `seconds` in all per copy method.
 double measure_copy_gbs(size_t bytes, int threads, double seconds = 0.2);
 
 // The FMA loop per ISA: `iters` steps of the per-ISA number of independent

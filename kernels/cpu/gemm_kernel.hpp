@@ -129,6 +129,60 @@ class PanelLease {
   int level_ = 0;
 };
 
+#if defined(__AVX2__)
+// r[0..7] (eight rows of eight floats) -> their transpose, in place.
+inline void transpose_8x8_regs(__m256 r[8]) {
+  __m256 t[8];
+  for (int j = 0; j < 8; j += 2) {
+    t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+    t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+  }
+  for (int j = 0; j < 8; j += 4) {
+    r[j] = _mm256_shuffle_ps(t[j], t[j + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int q = 0; q < 4; ++q) {
+    t[q] = _mm256_permute2f128_ps(r[q], r[q + 4], 0x20);
+    t[q + 4] = _mm256_permute2f128_ps(r[q], r[q + 4], 0x31);
+  }
+  for (int q = 0; q < 8; ++q) r[q] = t[q];
+}
+
+// The first n (0..8) lanes of v to p; nothing past p + n is written.
+inline void store_first(float* p, __m256 v, int n) {
+  if (n == 8) {
+    _mm256_storeu_ps(p, v);
+    return;
+  }
+  __m128 part = _mm256_castps256_ps128(v);
+  if (n >= 4) {
+    _mm_storeu_ps(p, part);
+    part = _mm256_extractf128_ps(v, 1);
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), part);
+    part = _mm_movehl_ps(part, part);
+    p += 2;
+    n -= 2;
+  }
+  if (n == 1) _mm_store_ss(p, part);
+}
+
+// dst[q * ld_dst + j] = src[j * ld_src + q] for q < 8 and j < lanes, where
+// rows j >= rows of src read as zero (at most 8 of each): eight columns of a
+// few rows, stored transposed, without touching memory past either block.
+inline void transpose_rows_x8(const float* src, int64_t ld_src, int rows, float* dst, int64_t ld_dst, int lanes) {
+  __m256 r[8];
+  for (int j = 0; j < 8; ++j) r[j] = j < rows ? _mm256_loadu_ps(src + j * ld_src) : _mm256_setzero_ps();
+  transpose_8x8_regs(r);
+  for (int q = 0; q < 8; ++q) store_first(dst + q * ld_dst, r[q], lanes);
+}
+#endif
+
 // A rows [i0, i0 + mc), columns [p0, p0 + kc) -> ceil(mc / MR) micro-panels,
 // each kc steps of MR values (zero rows past mc).
 template <class T, int MR>
@@ -137,13 +191,24 @@ void pack_a_block(ConstMatrix<T> a, int64_t i0, int64_t mc, int64_t p0, int64_t 
     const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
     const T* src = a.data + (i0 + ir) * a.rs + p0 * a.cs;
     if (a.cs == 1) {
-      // Row-major A: walk each row contiguously, scatter into the panel.
+      // Row-major A: eight columns of the panel's rows at a time, transposed
+      // in registers (float, AVX2 and up); then the rest row by row.
+      int64_t p_done = 0;
+#if defined(__AVX2__)
+      if constexpr (std::is_same_v<T, float>) {
+        p_done = kc / 8 * 8;
+        for (int64_t p = 0; p < p_done; p += 8)
+          for (int g = 0; g < MR; g += 8)
+            transpose_rows_x8(src + g * a.rs + p, a.rs, std::clamp(mr - g, 0, 8), dst + p * MR + g, MR,
+                              std::min(MR - g, 8));
+      }
+#endif
       for (int i = 0; i < mr; ++i) {
         const T* row = src + i * a.rs;
-        for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = row[p];
+        for (int64_t p = p_done; p < kc; ++p) dst[p * MR + i] = row[p];
       }
       for (int i = mr; i < MR; ++i)
-        for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = T(0);
+        for (int64_t p = p_done; p < kc; ++p) dst[p * MR + i] = T(0);
     } else {
       for (int64_t p = 0; p < kc; ++p) {
         const T* col = src + p * a.cs;
@@ -156,28 +221,6 @@ void pack_a_block(ConstMatrix<T> a, int64_t i0, int64_t mc, int64_t p0, int64_t 
   }
 }
 
-#if defined(__AVX2__)
-// dst[q * ld_dst + j] = src[j * ld_src + q] for an 8 x 8 float block: eight
-// column loads, the in-register transpose (unpack, shuffle, lane permute), eight row stores.
-inline void transpose_8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
-  __m256 r[8], t[8];
-  for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + j * ld_src);
-  for (int j = 0; j < 8; j += 2) {
-    t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
-    t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
-  }
-  for (int j = 0; j < 8; j += 4) {
-    r[j] = _mm256_shuffle_ps(t[j], t[j + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int q = 0; q < 4; ++q) {
-    _mm256_storeu_ps(dst + q * ld_dst, _mm256_permute2f128_ps(r[q], r[q + 4], 0x20));
-    _mm256_storeu_ps(dst + (q + 4) * ld_dst, _mm256_permute2f128_ps(r[q], r[q + 4], 0x31));
-  }
-}
-#endif
 
 // B rows [p0, p0 + kc), columns [j0, j0 + nr) -> one micro-panel of kc steps
 // of NR values (zero columns past nr).
@@ -199,7 +242,7 @@ void pack_b_panel(ConstMatrix<T> b, int64_t p0, int64_t kc, int64_t j0, int nr, 
       p_done = kc / 8 * 8;
       j_done = nr / 8 * 8;
       for (int64_t p = 0; p < p_done; p += 8)
-        for (int j = 0; j < j_done; j += 8) transpose_8x8(src + j * b.cs + p, b.cs, dst + p * NR + j, NR);
+        for (int j = 0; j < j_done; j += 8) transpose_rows_x8(src + j * b.cs + p, b.cs, 8, dst + p * NR + j, NR, 8);
     }
 #endif
     for (int j = 0; j < nr; ++j) {
@@ -222,6 +265,8 @@ void pack_b_panel(ConstMatrix<T> b, int64_t p0, int64_t kc, int64_t j0, int nr, 
 // writes rows [p0, p0 + kc) and columns [j0, j0 + nr) of B as kc steps of NR
 // values, zeros in columns nr..NR. StridedB reads a strided matrix; the
 // convolution sources (conv_gemm_kernel.hpp) read im2col views of an image.
+// A source may also offer pack_range<V, NR>(p0, kc, j0, n, dst): columns
+// [j0, j0 + n) as ceil(n / NR) consecutive micro-panels (see pack_b_range).
 template <class T>
 struct StridedB {
   ConstMatrix<T> m;
@@ -229,7 +274,37 @@ struct StridedB {
   void pack(int64_t p0, int64_t kc, int64_t j0, int nr, T* dst) const {
     pack_b_panel<T, V, NR>(m, p0, kc, j0, nr, dst);
   }
+  template <class V, int NR>
+  void pack_range(int64_t p0, int64_t kc, int64_t j0, int64_t n, T* dst) const {
+    const int64_t full = m.cs == 1 ? n / NR : 0;
+    // Row-major B: eight rows at a time across all full panels, so each row is
+    // read front to back (a panel at a time would read NR values per row and
+    // jump a whole row ahead: a strided walk the prefetchers follow poorly).
+    for (int64_t p = 0; p < kc && full > 0; p += 8) {
+      const int64_t pe = std::min<int64_t>(kc, p + 8);
+      const T* src = m.data + (p0 + p) * m.rs + j0;
+      for (int64_t jp = 0; jp < full; ++jp) {
+        T* d = dst + jp * kc * NR + p * NR;
+        for (int64_t q = 0; q < pe - p; ++q)
+          for (int j = 0; j < NR; j += V::size) V::load(src + q * m.rs + jp * NR + j).store(d + q * NR + j);
+      }
+    }
+    for (int64_t j = full * NR; j < n; j += NR)
+      pack_b_panel<T, V, NR>(m, p0, kc, j0 + j, static_cast<int>(std::min<int64_t>(NR, n - j)), dst + (j / NR) * kc * NR);
+  }
 };
+
+// Columns [j0, j0 + n) of b's rows [p0, p0 + kc) as consecutive micro-panels:
+// through the source's pack_range where it has one, else panel by panel.
+template <class V, int NR, class T, class BSource>
+void pack_b_range(const BSource& b, int64_t p0, int64_t kc, int64_t j0, int64_t n, T* dst) {
+  if constexpr (requires { b.template pack_range<V, NR>(p0, kc, j0, n, dst); }) {
+    b.template pack_range<V, NR>(p0, kc, j0, n, dst);
+  } else {
+    for (int64_t j = 0; j < n; j += NR)
+      b.template pack<V, NR>(p0, kc, j0 + j, static_cast<int>(std::min<int64_t>(NR, n - j)), dst + (j / NR) * kc * NR);
+  }
+}
 
 // The register tile: acc (MR x NV vectors) = sum over kc steps of a (MR) outer b (NR);
 // then C = acc (add: C += acc) for the full tile when C's rows are contiguous,
@@ -243,6 +318,14 @@ inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict 
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+  // C's tile is read (add) or written after the k loop: start its lines on
+  // their way now, so the misses overlap the arithmetic.
+  for (int i = 0; i < mr; ++i) {
+    const T* row = c + i * rs;
+    for (int j = 0; j < nr; j += 64 / static_cast<int>(sizeof(T))) __builtin_prefetch(row + j * cs, 1);
+    __builtin_prefetch(row + (nr - 1) * cs, 1);
+  }
+#pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     V bv[NV];
 #pragma GCC unroll 4
@@ -314,9 +397,7 @@ void gemm_one_block(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSo
       T* b_pack = thread_scratch<T, 1>().get(static_cast<size_t>(kc * panels_per_chunk * NR));
       for (int64_t chunk = lo; chunk < hi; ++chunk) {
         const int64_t jp0 = chunk * panels_per_chunk, jp1 = std::min(n_panels, jp0 + panels_per_chunk);
-        for (int64_t jp = jp0; jp < jp1; ++jp)
-          b.template pack<V, NR>(pc, kc, jp * NR, static_cast<int>(std::min<int64_t>(NR, N - jp * NR)),
-                                 b_pack + (jp - jp0) * kc * NR);
+        pack_b_range<V, NR>(b, pc, kc, jp0 * NR, std::min(N, jp1 * NR) - jp0 * NR, b_pack);
         for (int64_t jp = jp0; jp < jp1; ++jp) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, N - jp * NR));
           const T* bp = b_pack + (jp - jp0) * kc * NR;
@@ -348,6 +429,14 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSourc
   PanelLease<T> panel(static_cast<size_t>(kc_max * nc_max));
   T* b_pack = panel.data();
   const int threads = runtime::default_executor().num_threads();
+  // A blocks of equal height (at most MC, whole tiles), their count a multiple
+  // of the threads where that keeps blocks of a few tiles: M = 1024 in blocks
+  // of at most 144 would be 7 full blocks and a sliver, which two threads
+  // share as 4 + 3-and-a-sliver; eight blocks of 128 split evenly.
+  int64_t m_blocks = (M + MC - 1) / MC;
+  if (const int64_t even = (m_blocks + threads - 1) / threads * threads; M / even >= 4 * MR) m_blocks = even;
+  const int64_t mcb = ((M + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
+  m_blocks = (M + mcb - 1) / mcb;
 
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
@@ -357,23 +446,20 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSourc
       const bool add = accumulate || pc > 0;
       const int64_t pack_grain = std::max<int64_t>(1, 16384 / (kc * NR));
       parallel_range(0, n_panels, pack_grain, [&](int64_t lo, int64_t hi) {
-        for (int64_t jp = lo; jp < hi; ++jp)
-          b.template pack<V, NR>(pc, kc, jc + jp * NR, static_cast<int>(std::min<int64_t>(NR, nc - jp * NR)),
-                                 b_pack + jp * kc * NR);
+        pack_b_range<V, NR>(b, pc, kc, jc + lo * NR, std::min(nc, hi * NR) - lo * NR, b_pack + lo * kc * NR);
       });
       // Tasks: A blocks x column ranges, enough of them to keep every thread busy.
-      const int64_t m_blocks = (M + MC - 1) / MC;
       const int64_t want = 4 * static_cast<int64_t>(threads);
       const int64_t n_chunks = std::clamp<int64_t>((want + m_blocks - 1) / m_blocks, 1, n_panels);
       const int64_t panels_per_chunk = (n_panels + n_chunks - 1) / n_chunks;
-      const int64_t flops_per_task = 2 * std::min(M, MC) * kc * panels_per_chunk * NR;
+      const int64_t flops_per_task = 2 * mcb * kc * panels_per_chunk * NR;
       const int64_t task_grain = flops_per_task >= (int64_t{1} << 17) ? 1 : m_blocks * n_chunks;
       parallel_range(0, m_blocks * n_chunks, task_grain, [&](int64_t lo, int64_t hi) {
         T* a_pack = thread_scratch<T, 0>().get(static_cast<size_t>(MC * kc));
         int64_t packed = -1;
         for (int64_t task = lo; task < hi; ++task) {
           const int64_t ib = task / n_chunks, chunk = task % n_chunks;
-          const int64_t i0 = ib * MC, mc = std::min(MC, M - i0);
+          const int64_t i0 = ib * mcb, mc = std::min(mcb, M - i0);
           if (ib != packed) {
             pack_a_block<T, MR>(a, i0, mc, pc, kc, a_pack);
             packed = ib;

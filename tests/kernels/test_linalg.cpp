@@ -58,10 +58,11 @@ struct Size3 {
 TEST(Linalg, MmMatchesReferenceAcrossBlockingBoundaries) {
   manual_seed(1);
   // Crosses the blocks of the reference GEMM (MC 96, KC 256, NC 2048) and of the
-  // packed ones (AVX2 tile 6 x 16, MC 144, KC 256; AVX-512 tile 12 x 32, MC 192, KC 384).
+  // packed ones (AVX2 tile 6 x 16, MC 144, KC 256; AVX-512 tile 12 x 32, MC 192, KC 384),
+  // including many A blocks of equal height with a ragged last tile (1031 rows).
   const Size3 sizes[] = {{1, 1, 1},   {2, 3, 4},   {7, 9, 11},  {6, 8, 257}, {97, 129, 33},
                          {13, 2050, 3}, {100, 7, 300}, {193, 131, 513}, {5, 1, 40}, {1, 37, 70},
-                         {145, 33, 385}, {12, 32, 384}, {13, 17, 769}, {200, 47, 20}};
+                         {145, 33, 385}, {12, 32, 384}, {13, 17, 769}, {200, 47, 20}, {1031, 70, 263}};
   for_each_cpu_isa([&] {
     for (DType dt : {kFloat32, kFloat64}) {
       for (const Size3& s : sizes) {
