@@ -21,18 +21,12 @@ constexpr size_t kDefaultCacheBytes = 0;
 constexpr size_t kDefaultCacheBytes = size_t{1} << 30;
 #endif
 constexpr size_t kPage = 4096;
-// Blocks of at least kHugeMinBytes are aligned to and rounded up to 2 MiB and
-// offered to the kernel as transparent huge pages (where it grants them on
-// request, as Debian's default "madvise" mode does): streaming kernels and the
-// GEMM's strided panel reads then walk one TLB entry per 2 MiB, not per 4 KiB.
-constexpr size_t kHugePage = size_t{2} << 20;
-constexpr size_t kHugeMinBytes = size_t{4} << 20;
 
 // A page-aligned block of `rounded` bytes (a multiple of kPage, or of
-// kHugePage from kHugeMinBytes on), or nullptr.
+// kCpuHugePage from kCpuHugeMinBytes on: see allocator.hpp), or nullptr.
 void* allocate_pages(size_t rounded) {
-  if (rounded < kHugeMinBytes) return std::aligned_alloc(kPage, rounded);
-  void* p = std::aligned_alloc(kHugePage, rounded);
+  if (rounded < kCpuHugeMinBytes) return std::aligned_alloc(kPage, rounded);
+  void* p = std::aligned_alloc(kCpuHugePage, rounded);
 #if defined(MADV_HUGEPAGE)
   if (p != nullptr) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure changes nothing
 #endif
@@ -118,7 +112,7 @@ class CpuAllocator final : public Allocator {
     size_t rounded = (nbytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
     if (rounded == 0) rounded = kCpuAlignment;
     if (rounded >= kCpuCacheMinBytes) {
-      const size_t unit = rounded >= kHugeMinBytes ? kHugePage : kPage;
+      const size_t unit = rounded >= kCpuHugeMinBytes ? kCpuHugePage : kPage;
       rounded = (rounded + unit - 1) / unit * unit;
       CpuBlockCache& cache = CpuBlockCache::instance();
       void* p = cache.take(rounded);
