@@ -181,11 +181,18 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
 // Stride 1: grad_x is the convolution of grad_out with the flipped, transposed
 // kernel, padded by dilation * (k - 1) - padding, which runs on the implicit
 // GEMM like the forward pass (no im2col buffer, no col2im scatter).
-// Returns false (nothing done) when the shape does not allow it.
+// Returns false (nothing done) when the shape does not allow it, or when the
+// col2im route is cheaper: that route packs grad_out as it is and scatters a
+// (Cg * KH * KW, L) col back, where this one packs Og * KH * KW rows of
+// grad_out's im2col and multiplies with only Cg rows (a thin GEMM). With no
+// more input than output channels and a col that stays in L2 (small maps, as
+// in the first layers of a small CNN), col2im wins.
 bool conv2d_backward_input_implicit(const Geometry& g, const ConvGemmFns& fast, const float* pgo, const float* pw,
                                     float* pgx) {
   const int64_t ph = g.a.dilation[0] * (g.KH - 1) - g.a.padding[0], pwd = g.a.dilation[1] * (g.KW - 1) - g.a.padding[1];
   if (fast.forward == nullptr || g.a.stride[0] != 1 || g.a.stride[1] != 1 || ph < 0 || pwd < 0) return false;
+  constexpr int64_t kColBytesInL2 = int64_t{1} << 20;
+  if (g.Cg <= g.Og && g.Kc * g.L * static_cast<int64_t>(sizeof(float)) <= kColBytesInL2) return false;
   // wf[gr] (Cg, Og * KH * KW): wf[gr][c][o][i][j] = w[gr * Og + o][c][KH - 1 - i][KW - 1 - j].
   const int64_t taps = g.KH * g.KW;
   std::vector<float> wf(static_cast<size_t>(g.O * g.Cg * taps));

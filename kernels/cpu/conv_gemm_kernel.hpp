@@ -2,9 +2,9 @@
 // per ISA inside gemm_avx2.cpp / gemm_avx512.cpp (which also hold the packed
 // GEMM it runs on; see vec.hpp, Note [per-ISA namespaces]).
 //
-// Both B sources walk the output positions of a micro-panel in runs that stay
-// on one output row: along such a run, stride-1 taps read consecutive input
-// columns, so packing is a clipped copy rather than a gather.
+// Both B sources write rows of col in runs that stay on one output row: along
+// such a run, stride-1 taps read consecutive input columns, so a row is a few
+// clipped copies rather than a gather.
 #pragma once
 
 #include <ember/kernels/cpu/conv_gemm.hpp>
@@ -13,66 +13,74 @@
 namespace ember::cpu::EMBER_ISA_NS {
 namespace gemm_detail {
 
-// dst[t * step] = row[(ow0 + t) * sw + shift] for t < len, zero where the column leaves [0, W).
-template <class T>
-inline void copy_taps(const T* row, int64_t W, int64_t ow0, int64_t sw, int64_t shift, int64_t len, T* dst, int64_t step) {
-  if (sw == 1) {
-    const int64_t first = ow0 + shift;  // input column of t = 0
-    const int64_t lo = std::clamp<int64_t>(-first, 0, len), hi = std::clamp<int64_t>(W - first, lo, len);
-    for (int64_t t = 0; t < lo; ++t) dst[t * step] = T(0);
-    for (int64_t t = lo; t < hi; ++t) dst[t * step] = row[first + t];
-    for (int64_t t = hi; t < len; ++t) dst[t * step] = T(0);
-    return;
-  }
+// dst[t] = row[(ow0 + t) * sw + shift] for t < len, zero where the column leaves [0, W).
+inline void gather_taps(const float* row, int64_t W, int64_t ow0, int64_t sw, int64_t shift, int64_t len, float* dst) {
   for (int64_t t = 0; t < len; ++t) {
     const int64_t iw = (ow0 + t) * sw + shift;
-    dst[t * step] = iw >= 0 && iw < W ? row[iw] : T(0);
+    dst[t] = iw >= 0 && iw < W ? row[iw] : 0.0f;
   }
 }
 
-// The output positions [l0, l0 + n) cut into runs that stay on one output row.
-struct RowRuns {
-  static constexpr int kMax = 64;  // n <= kMax (a micro-panel's columns or a K slab's rows per call)
-  int64_t oh[kMax + 1], ow0[kMax + 1], len[kMax + 1], off[kMax + 1];
-  int count = 0;
-  RowRuns(const ConvImage& g, int64_t l0, int64_t n) {
-    int64_t h = l0 / g.OW, w = l0 % g.OW;
-    for (int64_t o = 0; o < n; ++count) {
-      const int64_t run = std::min(g.OW - w, n - o);
-      oh[count] = h, ow0[count] = w, len[count] = run, off[count] = o;
-      o += run;
-      w = 0;
-      ++h;
+// Row k of col (tap (c, i, j)) at the output positions [l0, l0 + len) -> dst[0, len).
+// dst has room for V::size more floats: every piece is written as whole
+// vectors, in increasing order, so a piece's spill past its end is overwritten
+// by the next one (the last spills into that room). The image is only read
+// inside the row (masked loads at the edges).
+template <class V>
+inline void im2col_row(const ConvImage& g, int64_t k, int64_t l0, int64_t len, float* dst) {
+  constexpr int S = V::size;
+  const int64_t taps = g.KH * g.KW, c = k / taps, i = (k % taps) / g.KW, j = k % g.KW;
+  const float* plane = g.x + c * g.H * g.W;
+  const int64_t shift = j * g.dw - g.pw, ih0 = i * g.dh - g.ph;
+  int64_t oh = l0 / g.OW, ow = l0 % g.OW;
+  for (int64_t o = 0; o < len; ++oh, ow = 0) {
+    const int64_t run = std::min(g.OW - ow, len - o);
+    const int64_t ih = oh * g.sh + ih0;
+    float* d = dst + o;
+    if (ih < 0 || ih >= g.H) {
+      for (int64_t t = 0; t < run; t += S) V::zero().store(d + t);
+    } else if (g.sw == 1) {
+      const float* src = plane + ih * g.W + ow + shift;  // input of t = 0 (valid for t in [lo, hi))
+      const int64_t lo = std::clamp<int64_t>(-(ow + shift), 0, run);
+      const int64_t hi = std::clamp<int64_t>(g.W - (ow + shift), lo, run);
+      for (int64_t t = 0; t < lo; t += S) V::zero().store(d + t);
+      for (int64_t t = lo; t < hi; t += S)
+        (hi - t >= S ? V::load(src + t) : V::load(src + t, static_cast<int>(hi - t))).store(d + t);
+      for (int64_t t = hi; t < run; t += S) V::zero().store(d + t);
+    } else {
+      gather_taps(plane + ih * g.W, g.W, ow, g.sw, shift, run, d);
     }
+    o += run;
   }
-};
+}
+
+// Both sources pack a range of micro-panels at a time (pack_range, see
+// StridedB): eight rows of col (or of col^T) are first written out as plain
+// rows into a small staging buffer, each a few clipped copies, then moved into
+// the panels with full vector loads and stores (or 8 x 8 transposes). Packing
+// panel by panel straight from the image instead costs a gather per element.
 
 // B = col: K runs over taps (c, i, j), N over output positions.
 struct Im2colB {
   const ConvImage& g;
   template <class V, int NR>
-  void pack(int64_t p0, int64_t kc, int64_t j0, int nr, float* dst) const {
-    static_assert(NR <= RowRuns::kMax, "a micro-panel fits the run table");
-    const RowRuns runs(g, j0, nr);
-    const int64_t taps = g.KH * g.KW;
-    int64_t c = p0 / taps, i = (p0 % taps) / g.KW, j = p0 % g.KW;
-    for (int64_t p = 0; p < kc; ++p) {
-      float* d = dst + p * NR;
-      for (int t = nr; t < NR; ++t) d[t] = 0.0f;
-      const float* plane = g.x + c * g.H * g.W;
-      const int64_t shift = j * g.dw - g.pw, ih0 = i * g.dh - g.ph;
-      for (int r = 0; r < runs.count; ++r) {
-        const int64_t ih = runs.oh[r] * g.sh + ih0;
-        float* dr = d + runs.off[r];
-        if (ih < 0 || ih >= g.H) {
-          for (int64_t t = 0; t < runs.len[r]; ++t) dr[t] = 0.0f;
-        } else {
-          copy_taps(plane + ih * g.W, g.W, runs.ow0[r], g.sw, shift, runs.len[r], dr, 1);
+  void pack_range(int64_t p0, int64_t kc, int64_t j0, int64_t n, float* dst) const {
+    constexpr int64_t kPiece = 16 * NR;  // positions staged per row
+    alignas(64) float rows[8][kPiece + V::size];
+    for (int64_t c0 = 0; c0 < n; c0 += kPiece) {
+      const int64_t cn = std::min(kPiece, n - c0), panels = (cn + NR - 1) / NR;
+      float* piece = dst + (c0 / NR) * kc * NR;
+      for (int64_t p = 0; p < kc; p += 8) {
+        const int64_t rn = std::min<int64_t>(8, kc - p);
+        for (int64_t q = 0; q < rn; ++q) {
+          im2col_row<V>(g, p0 + p + q, j0 + c0, cn, rows[q]);
+          for (int64_t t = cn; t < panels * NR; ++t) rows[q][t] = 0.0f;  // the last panel's zero columns
         }
-      }
-      if (++j == g.KW) {
-        j = 0;
-        if (++i == g.KH) i = 0, ++c;
+        for (int64_t jp = 0; jp < panels; ++jp) {
+          float* d = piece + jp * kc * NR + p * NR;
+          for (int64_t q = 0; q < rn; ++q)
+            for (int v = 0; v < NR; v += V::size) V::load(rows[q] + jp * NR + v).store(d + q * NR + v);
+        }
       }
     }
   }
@@ -82,26 +90,25 @@ struct Im2colB {
 struct Im2colTB {
   const ConvImage& g;
   template <class V, int NR>
-  void pack(int64_t p0, int64_t kc, int64_t j0, int nr, float* dst) const {
-    const int64_t taps = g.KH * g.KW;
-    for (int jj = nr; jj < NR; ++jj)
-      for (int64_t p = 0; p < kc; ++p) dst[p * NR + jj] = 0.0f;
-    // The K slab's positions in pieces the run table holds.
-    for (int64_t q0 = 0; q0 < kc; q0 += RowRuns::kMax) {
-      const RowRuns runs(g, p0 + q0, std::min<int64_t>(RowRuns::kMax, kc - q0));
-      for (int jj = 0; jj < nr; ++jj) {
-        const int64_t k = j0 + jj, c = k / taps, i = (k % taps) / g.KW, j = k % g.KW;
-        const float* plane = g.x + c * g.H * g.W;
-        const int64_t shift = j * g.dw - g.pw, ih0 = i * g.dh - g.ph;
-        for (int r = 0; r < runs.count; ++r) {
-          float* d = dst + (q0 + runs.off[r]) * NR + jj;
-          const int64_t ih = runs.oh[r] * g.sh + ih0;
-          if (ih < 0 || ih >= g.H) {
-            for (int64_t t = 0; t < runs.len[r]; ++t) d[t * NR] = 0.0f;
-          } else {
-            copy_taps(plane + ih * g.W, g.W, runs.ow0[r], g.sw, shift, runs.len[r], d, NR);
-          }
-        }
+  void pack_range(int64_t p0, int64_t kc, int64_t j0, int64_t n, float* dst) const {
+    static_assert(NR % 8 == 0, "taps are staged eight at a time");
+    constexpr int64_t kPiece = 256;  // positions staged per tap
+    constexpr int64_t kStride = kPiece + V::size;
+    alignas(64) float rows[8][kStride];
+    const int64_t n_padded = (n + NR - 1) / NR * NR;
+    for (int64_t q0 = 0; q0 < kc; q0 += kPiece) {
+      const int64_t qn = std::min(kPiece, kc - q0);
+      for (int64_t jt = 0; jt < n_padded; jt += 8) {
+        const int taps = static_cast<int>(std::clamp<int64_t>(n - jt, 0, 8));
+        for (int u = 0; u < taps; ++u) im2col_row<V>(g, j0 + jt + u, p0 + q0, qn, rows[u]);
+        // d[p * NR + u] = rows[u][p]: tap u of this group at position q0 + p (zero for u >= taps).
+        float* d = dst + (jt / NR) * kc * NR + q0 * NR + jt % NR;
+        int64_t p = 0;
+#if defined(__AVX2__)
+        for (; p + 8 <= qn; p += 8) transpose_rows_x8(rows[0] + p, kStride, taps, d + p * NR, NR, 8);
+#endif
+        for (; p < qn; ++p)
+          for (int u = 0; u < 8; ++u) d[p * NR + u] = u < taps ? rows[u][p] : 0.0f;
       }
     }
   }

@@ -205,6 +205,14 @@ TEST(Conv2d, LargerImageCrossesGemmBlocks) {
   k = make(1, 3, 9, 11, 150, 3, 3);  // more output channels than one A block (M > 144)
   k.ph = 1;
   check_case(k, kFloat32);
+  // Many A blocks over a wide plane: B packed in several staged pieces of
+  // positions (L = 1640), padding on every edge.
+  k = make(1, 5, 40, 41, 150, 3, 3);
+  k.ph = k.pw = 1;
+  check_case(k, kFloat32);
+  k = make(2, 4, 33, 35, 20, 3, 3);  // stride 2: the gathered rows, L = 306
+  k.sh = k.sw = 2, k.ph = k.pw = 1;
+  check_case(k, kFloat32);
 }
 
 // Shapes that choose between the input gradient's routes: stride 1 with dilation
