@@ -221,7 +221,6 @@ void pack_a_block(ConstMatrix<T> a, int64_t i0, int64_t mc, int64_t p0, int64_t 
   }
 }
 
-
 // B rows [p0, p0 + kc), columns [j0, j0 + nr) -> one micro-panel of kc steps
 // of NR values (zero columns past nr).
 template <class T, class V, int NR>
@@ -261,12 +260,13 @@ void pack_b_panel(ConstMatrix<T> b, int64_t p0, int64_t kc, int64_t j0, int nr, 
   }
 }
 
-// Where packed B micro-panels come from. pack<V, NR>(p0, kc, j0, nr, dst)
-// writes rows [p0, p0 + kc) and columns [j0, j0 + nr) of B as kc steps of NR
-// values, zeros in columns nr..NR. StridedB reads a strided matrix; the
+// Where packed B micro-panels come from. A source offers
+// pack<V, NR>(p0, kc, j0, nr, dst), which writes rows [p0, p0 + kc) and
+// columns [j0, j0 + nr) of B as kc steps of NR values (zeros in columns
+// nr..NR), or pack_range<V, NR>(p0, kc, j0, n, dst), which writes columns
+// [j0, j0 + n) as ceil(n / NR) consecutive such micro-panels, or both; the
+// GEMM asks through pack_b_range. StridedB reads a strided matrix; the
 // convolution sources (conv_gemm_kernel.hpp) read im2col views of an image.
-// A source may also offer pack_range<V, NR>(p0, kc, j0, n, dst): columns
-// [j0, j0 + n) as ceil(n / NR) consecutive micro-panels (see pack_b_range).
 template <class T>
 struct StridedB {
   ConstMatrix<T> m;
