@@ -134,6 +134,29 @@ ConvImage conv_image(const Geometry& g, const float* x) {
           g.a.padding[0], g.a.padding[1], g.a.dilation[0], g.a.dilation[1]};
 }
 
+// A zero-padded copy of img in buf, with slack behind it (img.overread): the
+// implicit GEMM's packer then copies every row of col with whole vectors, with
+// no clipping at the borders and no masked loads. The copy moves
+// C * (H + 2 ph) * (W + 2 pw) floats per image against the C * KH * KW * OH * OW
+// that packing moves, so it pays whenever the image is padded (unpadded, img
+// needs no clipping anyway). buf belongs to the caller's task: a thread that
+// waits inside the GEMM may run another image's task meanwhile, and that one
+// must not overwrite this copy while helpers still read it.
+ConvImage padded_copy(const ConvImage& img, std::vector<float>& buf) {
+  if (img.ph == 0 && img.pw == 0) return img;
+  constexpr int64_t kSlack = 16;
+  const int64_t Hp = img.H + 2 * img.ph, Wp = img.W + 2 * img.pw;
+  buf.assign(static_cast<size_t>(img.C * Hp * Wp + kSlack), 0.0f);
+  for (int64_t c = 0; c < img.C; ++c)
+    for (int64_t h = 0; h < img.H; ++h)
+      std::copy_n(img.x + (c * img.H + h) * img.W, img.W, buf.data() + (c * Hp + h + img.ph) * Wp + img.pw);
+  ConvImage padded = img;
+  padded.x = buf.data();
+  padded.H = Hp, padded.W = Wp, padded.ph = 0, padded.pw = 0;
+  padded.overread = true;
+  return padded;
+}
+
 // Images per parallel chunk: enough GEMM work to be worth a task.
 int64_t image_grain(const Geometry& g) {
   const int64_t work = std::max<int64_t>(1, g.O * g.Kc * g.L);
@@ -152,6 +175,7 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
   if constexpr (std::is_same_v<T, float>) fast = conv_gemm_fns();
   const bool implicit = fast.forward != nullptr && !g.direct();
   parallel_range(0, g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
+    std::vector<float> padded;  // this task's padded image (padded_copy)
     std::unique_ptr<T[]> col(g.direct() || implicit ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
     for (int64_t n = lo; n < hi; ++n) {
       for (int64_t gr = 0; gr < g.G; ++gr) {
@@ -162,7 +186,7 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
         }
         if constexpr (std::is_same_v<T, float>) {
           if (implicit) {
-            fast.forward(g.Og, ConstMatrix<float>{pw + gr * g.Og * g.Kc, g.Kc, 1}, conv_image(g, xg),
+            fast.forward(g.Og, ConstMatrix<float>{pw + gr * g.Og * g.Kc, g.Kc, 1}, padded_copy(conv_image(g, xg), padded),
                          Matrix<float>{og, g.L, 1}, pb != nullptr);
             continue;
           }
@@ -203,11 +227,12 @@ bool conv2d_backward_input_implicit(const Geometry& g, const ConvGemmFns& fast, 
           wf[static_cast<size_t>(((gr * g.Cg + c) * g.Og + o) * taps + (taps - 1 - t))] =
               pw[((gr * g.Og + o) * g.Cg + c) * taps + t];
   parallel_range(0, g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
+    std::vector<float> padded;  // this task's padded image (padded_copy)
     for (int64_t n = lo; n < hi; ++n) {
       for (int64_t gr = 0; gr < g.G; ++gr) {
         const ConvImage go{pgo + (n * g.O + gr * g.Og) * g.L, g.Og, g.OH, g.OW, g.KH, g.KW, g.H, g.W, 1, 1,
                            ph, pwd, g.a.dilation[0], g.a.dilation[1]};
-        fast.forward(g.Cg, ConstMatrix<float>{wf.data() + gr * g.Cg * g.Og * taps, g.Og * taps, 1}, go,
+        fast.forward(g.Cg, ConstMatrix<float>{wf.data() + gr * g.Cg * g.Og * taps, g.Og * taps, 1}, padded_copy(go, padded),
                      Matrix<float>{pgx + (n * g.C + gr * g.Cg) * g.H * g.W, g.H * g.W, 1}, false);
       }
     }
@@ -262,6 +287,7 @@ void conv2d_backward_weight_typed(const Tensor& grad_w, const Tensor& grad_out, 
   if constexpr (std::is_same_v<T, float>) fast = conv_gemm_fns();
   const bool implicit = fast.weight != nullptr && !g.direct();
   parallel_range(0, P, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> padded;  // this task's padded image (padded_copy)
     std::unique_ptr<T[]> col(g.direct() || implicit ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
     for (int64_t p = lo; p < hi; ++p) {
       T* dst = p == 0 ? pgw : partial.data() + (p - 1) * wsize;
@@ -271,7 +297,8 @@ void conv2d_backward_weight_typed(const Tensor& grad_w, const Tensor& grad_out, 
           const T* xg = px + (n * g.C + gr * g.Cg) * g.H * g.W;
           if constexpr (std::is_same_v<T, float>) {
             if (implicit) {
-              fast.weight(g.Og, ConstMatrix<float>{pgo + (n * g.O + gr * g.Og) * g.L, g.L, 1}, conv_image(g, xg),
+              fast.weight(g.Og, ConstMatrix<float>{pgo + (n * g.O + gr * g.Og) * g.L, g.L, 1},
+                          padded_copy(conv_image(g, xg), padded),
                           Matrix<float>{dst + gr * g.Og * g.Kc, g.Kc, 1}, n != n0);
               continue;
             }

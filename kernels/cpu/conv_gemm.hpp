@@ -26,6 +26,10 @@ struct ConvImage {
   int64_t sh, sw;    // stride
   int64_t ph, pw;    // padding
   int64_t dh, dw;    // dilation
+  // True when every element of x may be read up to 16 floats past it (the
+  // image is a copy with slack behind it, see padded_copy in conv.cpp): rows
+  // are then copied with whole vectors and no masked tail loads.
+  bool overread = false;
 };
 
 #define EMBER_DECLARE_CONV_GEMM(isa)                                                                          \

@@ -39,6 +39,9 @@ inline void im2col_row(const ConvImage& g, int64_t k, int64_t l0, int64_t len, f
     float* d = dst + o;
     if (ih < 0 || ih >= g.H) {
       for (int64_t t = 0; t < run; t += S) V::zero().store(d + t);
+    } else if (g.sw == 1 && g.overread && g.pw == 0) {
+      const float* src = plane + ih * g.W + ow + shift;  // shift >= 0: no column leaves the row
+      for (int64_t t = 0; t < run; t += S) V::load(src + t).store(d + t);
     } else if (g.sw == 1) {
       const float* src = plane + ih * g.W + ow + shift;  // input of t = 0 (valid for t in [lo, hi))
       const int64_t lo = std::clamp<int64_t>(-(ow + shift), 0, run);
