@@ -4,8 +4,6 @@
 
 #include <cstdlib>
 #include <mutex>
-
-#include <sys/mman.h>
 #include <new>
 #include <unordered_map>
 #include <vector>
@@ -21,17 +19,6 @@ constexpr size_t kDefaultCacheBytes = 0;
 constexpr size_t kDefaultCacheBytes = size_t{1} << 30;
 #endif
 constexpr size_t kPage = 4096;
-
-// A page-aligned block of `rounded` bytes (a multiple of kPage, or of
-// kCpuHugePage from kCpuHugeMinBytes on: see allocator.hpp), or nullptr.
-void* allocate_pages(size_t rounded) {
-  if (rounded < kCpuHugeMinBytes) return std::aligned_alloc(kPage, rounded);
-  void* p = std::aligned_alloc(kCpuHugePage, rounded);
-#if defined(MADV_HUGEPAGE)
-  if (p != nullptr) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure changes nothing
-#endif
-  return p;
-}
 
 size_t initial_cache_limit() {
   if (const char* env = std::getenv("EMBER_CPU_CACHE_MB"); env != nullptr && *env != '\0') {
@@ -112,11 +99,10 @@ class CpuAllocator final : public Allocator {
     size_t rounded = (nbytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
     if (rounded == 0) rounded = kCpuAlignment;
     if (rounded >= kCpuCacheMinBytes) {
-      const size_t unit = rounded >= kCpuHugeMinBytes ? kCpuHugePage : kPage;
-      rounded = (rounded + unit - 1) / unit * unit;
+      rounded = (rounded + kPage - 1) / kPage * kPage;
       CpuBlockCache& cache = CpuBlockCache::instance();
       void* p = cache.take(rounded);
-      if (p == nullptr) p = allocate_pages(rounded);
+      if (p == nullptr) p = std::aligned_alloc(kPage, rounded);
       EMBER_CHECK(p != nullptr, "cpu allocator: out of memory allocating ", nbytes, " bytes");
       // The deleter's context carries the block's size.
       return DataPtr(p, reinterpret_cast<void*>(rounded),

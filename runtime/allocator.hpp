@@ -72,13 +72,6 @@ Allocator& cpu_allocator();
 // (EMBER_CPU_CACHE_MB overrides it; 0 disables the cache) and is 0 in
 // AddressSanitizer builds, so ASan sees every use after free.
 inline constexpr size_t kCpuCacheMinBytes = size_t{256} << 10;
-// Blocks of at least kCpuHugeMinBytes are aligned to and rounded up to
-// kCpuHugePage (2 MiB) and advised to the kernel as transparent huge pages
-// (granted on request under Linux's default "madvise" policy): kernels that
-// stream through big tensors, and the GEMM's strided panel reads, then need one
-// TLB entry per 2 MiB instead of one per 4 KiB.
-inline constexpr size_t kCpuHugePage = size_t{2} << 20;
-inline constexpr size_t kCpuHugeMinBytes = size_t{4} << 20;
 struct CpuCacheStats {
   size_t cached_bytes = 0;  // held in the cache now
   size_t limit_bytes = 0;

@@ -1,10 +1,9 @@
 // Tests of the CPU allocator: alignment, and the cache of large blocks
 // (runtime/allocator.hpp): reuse of a freed block of the same size, the byte
-// limit, emptying, disabling, huge-page alignment of big blocks.
+// limit, emptying, disabling.
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstring>
 
 #include <ember/runtime/allocator.hpp>
 
@@ -57,21 +56,6 @@ TEST(CpuAllocator, LargeBlocksAreReusedAfterFree) {
   DataPtr small = cpu_allocator().allocate(1000);
   small.reset();
   EXPECT_EQ(cpu_cache_stats().misses, after.misses + 1);
-}
-
-TEST(CpuAllocator, HugeBlocksAreAlignedAndRoundedToHugePages) {
-  CacheLimit limit(size_t{64} << 20);
-  const size_t n = kCpuHugeMinBytes + kCpuHugePage / 2 + 1;  // rounds up to 3 huge pages
-  DataPtr p = cpu_allocator().allocate(n);
-  EXPECT_EQ(address(p) % kCpuHugePage, 0u);
-  std::memset(p.get(), 7, n);  // the whole request is usable
-  p.reset();
-  EXPECT_EQ(cpu_cache_stats().cached_bytes, (n + kCpuHugePage - 1) / kCpuHugePage * kCpuHugePage);
-  // Just under the threshold: page-rounded, not huge-page rounded.
-  DataPtr q = cpu_allocator().allocate(kCpuHugeMinBytes - 4096 - 10);
-  q.reset();
-  EXPECT_EQ(cpu_cache_stats().cached_bytes,
-            (n + kCpuHugePage - 1) / kCpuHugePage * kCpuHugePage + (kCpuHugeMinBytes - 4096));
 }
 
 TEST(CpuAllocator, CacheRespectsItsLimitAndEmpties) {
