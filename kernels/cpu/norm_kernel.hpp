@@ -6,9 +6,10 @@
 //
 // Statistics: moments_f32 cuts a group into blocks of kMomentBlock floats (in
 // L1), takes each block's mean, then the sum of its squared deviations (and
-// their plain sum, which corrects the rounded block mean exactly), all summed
-// in double, and merges blocks with Chan's formula: one pass over memory, no
-// cancellation when the mean is large against the spread.
+// their plain sum, which corrects the rounded block mean), summed in float
+// chains of at most 2048 / 32 terms and totalled in double, and merges blocks
+// in double with Chan's formula: one pass over memory, no cancellation when the
+// mean is large against the spread.
 // Layer-norm backward adds g * xhat and g into per-chunk double column
 // accumulators while it writes dx, so grad_weight and grad_bias need no second pass.
 //
@@ -35,10 +36,10 @@ void moments_f32(const float* x, int64_t n, Moments* acc) {
     const int64_t nb = n - i0 < norm_detail::kMomentBlock ? n - i0 : norm_detail::kMomentBlock;
     const float* xb = x + i0;
     const double cnt = static_cast<double>(nb);
-    const float mb = static_cast<float>(block_sum(nb, [&](int64_t i, auto... k) { return ld(xb + i, k...); }) / cnt);
+    const float mb = static_cast<float>(block_sum_short(nb, [&](int64_t i, auto... k) { return ld(xb + i, k...); }) / cnt);
     const Vf mv = Vf::broadcast(mb);
     double sd = 0.0, sdd = 0.0;
-    block_sum2(nb, [&](int64_t i, Vf* a, Vf* b, auto... k) {
+    block_sum2_short(nb, [&](int64_t i, Vf* a, Vf* b, auto... k) {
       const Vf d = ld_or(xb + i, mb, k...) - mv;  // padding lanes: d = 0
       *a = d;
       *b = d * d;

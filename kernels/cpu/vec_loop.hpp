@@ -6,6 +6,8 @@
 //                                tail f(i, k); optionally non-temporal stores
 //   block_sum(n, f)              sum of f(i), each lane widened to double and
 //                                added in 8 double chains
+//   block_sum_short(n, f)        the same over a short, bounded block: float
+//                                chains, totalled in double (and *2 variants)
 //   max_of(x, n)                 max with a sticky NaN mask (NaN anywhere wins)
 //
 // f is a generic lambda `[&](int64_t i, auto... k)`: called with i alone it
@@ -84,6 +86,61 @@ inline double block_sum(int64_t n, F&& f) {
   for (; i + kW <= n; i += kW) add_wide(f(i), &a0, &a1);
   if (i < n) add_wide(f(i, static_cast<int>(n - i)), &a2, &a3);
   return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))).reduce_add();
+}
+
+// v's lanes summed in double.
+inline double wide_total(Vf v) {
+  Vd lo, hi;
+  widen(v, &lo, &hi);
+  return (lo + hi).reduce_add();
+}
+
+// block_sum and block_sum2 for short runs (a caller-bounded block of a few
+// thousand terms, as moments_f32 uses) where the two conversions per vector
+// would cost more than the data: float chains (four per sum), totalled in
+// double at the end. Each chain adds n / (4 * kW) terms or fewer, so its
+// rounding error stays within a few ulp of the block's magnitude.
+template <class F>
+inline double block_sum_short(int64_t n, F&& f) {
+  Vf a0 = Vf::zero(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 4 * kW <= n; i += 4 * kW) {
+    a0 = a0 + f(i);
+    a1 = a1 + f(i + kW);
+    a2 = a2 + f(i + 2 * kW);
+    a3 = a3 + f(i + 3 * kW);
+  }
+  for (; i + kW <= n; i += kW) a0 = a0 + f(i);
+  if (i < n) a1 = a1 + f(i, static_cast<int>(n - i));
+  return wide_total(a0) + wide_total(a1) + (wide_total(a2) + wide_total(a3));
+}
+
+template <class F>
+inline void block_sum2_short(int64_t n, F&& f, double* sum_a, double* sum_b) {
+  Vf a0 = Vf::zero(), a1 = a0, b0 = a0, b1 = a0;
+  int64_t i = 0;
+  Vf ta, tb;
+  for (; i + 2 * kW <= n; i += 2 * kW) {
+    f(i, &ta, &tb);
+    a0 = a0 + ta;
+    b0 = b0 + tb;
+    f(i + kW, &ta, &tb);
+    a1 = a1 + ta;
+    b1 = b1 + tb;
+  }
+  if (i + kW <= n) {
+    f(i, &ta, &tb);
+    a0 = a0 + ta;
+    b0 = b0 + tb;
+    i += kW;
+  }
+  if (i < n) {
+    f(i, &ta, &tb, static_cast<int>(n - i));
+    a1 = a1 + ta;
+    b1 = b1 + tb;
+  }
+  *sum_a += wide_total(a0) + wide_total(a1);
+  *sum_b += wide_total(b0) + wide_total(b1);
 }
 
 // Two sums in one pass: f(i, &a, &b, k...) sets the two terms; adds them to *sum_a, *sum_b.
