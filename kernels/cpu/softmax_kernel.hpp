@@ -8,7 +8,8 @@
 //                kScratch; longer rows use y), summed; y = e / sum
 //   log_softmax  max; sum of exp(x - max); y = (x - max) - log(sum)
 //   backward     sum(g y) or sum(g); one pass writing dx
-// Sums are accumulated in double (vec_loop.hpp). As in the reference, a
+// Sums of exponentials run in float chains per block of 2048, totalled in
+// double (block_sum_blocked, vec_loop.hpp); the backward sums in double. As in the reference, a
 // row holding NaN, or only -inf, gives NaN.
 //
 // Ceilings per element: forward 8 bytes from memory (x read, y written once),
@@ -35,7 +36,7 @@ void softmax_row(float* y, const float* x, int64_t n, bool stream, float* scratc
   const float ninf = -__builtin_inff();
   const Vf m = Vf::broadcast(max_of(x, n));
   float* e = n <= kScratch ? scratch : y;
-  const double sum = block_sum(n, [&](int64_t i, auto... k) {
+  const double sum = block_sum_blocked(n, [&](int64_t i, auto... k) {
     const Vf v = vexp(ld_or(x + i, ninf, k...) - m);  // padding lanes: exp(-inf) = 0
     store_some(v, e + i, k...);
     return v;
@@ -47,7 +48,7 @@ void softmax_row(float* y, const float* x, int64_t n, bool stream, float* scratc
 void log_softmax_row(float* y, const float* x, int64_t n, bool stream) {
   const float ninf = -__builtin_inff();
   const Vf m = Vf::broadcast(max_of(x, n));
-  const double sum = block_sum(n, [&](int64_t i, auto... k) { return vexp(ld_or(x + i, ninf, k...) - m); });
+  const double sum = block_sum_blocked(n, [&](int64_t i, auto... k) { return vexp(ld_or(x + i, ninf, k...) - m); });
   const Vf lse = Vf::broadcast(static_cast<float>(std::log(sum)));
   map_out(y, n, stream, [&](int64_t i, auto... k) { return (ld(x + i, k...) - m) - lse; });
 }
@@ -84,7 +85,7 @@ double logsumexp_f32(const float* x, int64_t n) {
   if (m != m || m == __builtin_inff() || m == -__builtin_inff()) return m;  // NaN, or a shift that means nothing
   const Vf mv = Vf::broadcast(m);
   const float ninf = -__builtin_inff();
-  const double sum = block_sum(n, [&](int64_t i, auto... k) { return vexp(ld_or(x + i, ninf, k...) - mv); });
+  const double sum = block_sum_blocked(n, [&](int64_t i, auto... k) { return vexp(ld_or(x + i, ninf, k...) - mv); });
   return static_cast<double>(m) + std::log(sum);
 }
 

@@ -8,6 +8,7 @@
 //                                added in 8 double chains
 //   block_sum_short(n, f)        the same over a short, bounded block: float
 //                                chains, totalled in double (and *2 variants)
+//   block_sum_blocked(n, f)      any length, as block_sum_short per 2048 terms
 //   max_of(x, n)                 max with a sticky NaN mask (NaN anywhere wins)
 //
 // f is a generic lambda `[&](int64_t i, auto... k)`: called with i alone it
@@ -141,6 +142,21 @@ inline void block_sum2_short(int64_t n, F&& f, double* sum_a, double* sum_b) {
   }
   *sum_a += wide_total(a0) + wide_total(a1);
   *sum_b += wide_total(b0) + wide_total(b1);
+}
+
+// A sum of any length as block_sum_short over blocks of kShortBlock terms,
+// totalled in double: float-chain speed, and no chain ever grows long. For
+// sums whose term is costly to compute (an exp), where block_sum's eight
+// double chains and the exp's constants would not fit the registers together.
+inline constexpr int64_t kShortBlock = 2048;
+template <class F>
+inline double block_sum_blocked(int64_t n, F&& f) {
+  double total = 0.0;
+  for (int64_t i0 = 0; i0 < n; i0 += kShortBlock) {
+    const int64_t nb = n - i0 < kShortBlock ? n - i0 : kShortBlock;
+    total += block_sum_short(nb, [&](int64_t i, auto... k) { return f(i0 + i, k...); });
+  }
+  return total;
 }
 
 // Two sums in one pass: f(i, &a, &b, k...) sets the two terms; adds them to *sum_a, *sum_b.
