@@ -22,6 +22,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <emmintrin.h>
+
 #include <ember/kernels/cpu/conv_gemm.hpp>
 #include <ember/kernels/cpu/gemm.hpp>
 #include <ember/kernels/cpu/isa.hpp>
@@ -134,6 +136,15 @@ ConvImage conv_image(const Geometry& g, const float* x) {
           g.a.padding[0], g.a.padding[1], g.a.dilation[0], g.a.dilation[1]};
 }
 
+// dst[0, n) = src[0, n) for the short rows of an image: SSE2 (baseline
+// x86-64) moves, not a memcpy call per row, whose overhead is most of the
+// cost for rows of a dozen floats.
+void copy_row(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(dst + i, _mm_loadu_ps(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
 // A zero-padded copy of img in buf, with slack behind it (img.overread): the
 // implicit GEMM's packer then copies every row of col with whole vectors, with
 // no clipping at the borders and no masked loads. The copy moves
@@ -149,7 +160,7 @@ ConvImage padded_copy(const ConvImage& img, std::vector<float>& buf) {
   buf.assign(static_cast<size_t>(img.C * Hp * Wp + kSlack), 0.0f);
   for (int64_t c = 0; c < img.C; ++c)
     for (int64_t h = 0; h < img.H; ++h)
-      std::copy_n(img.x + (c * img.H + h) * img.W, img.W, buf.data() + (c * Hp + h + img.ph) * Wp + img.pw);
+      copy_row(buf.data() + (c * Hp + h + img.ph) * Wp + img.pw, img.x + (c * img.H + h) * img.W, img.W);
   ConvImage padded = img;
   padded.x = buf.data();
   padded.H = Hp, padded.W = Wp, padded.ph = 0, padded.pw = 0;

@@ -210,7 +210,25 @@ void pack_a_block(ConstMatrix<T> a, int64_t i0, int64_t mc, int64_t p0, int64_t 
       for (int i = mr; i < MR; ++i)
         for (int64_t p = p_done; p < kc; ++p) dst[p * MR + i] = T(0);
     } else {
-      for (int64_t p = 0; p < kc; ++p) {
+      int64_t p_done = 0;
+#if defined(__AVX2__)
+      if constexpr (std::is_same_v<T, float>) {
+        if (a.rs == 1) {
+          // Column-major A (a transposed weight, as in w^T @ grad): each step's
+          // MR values are contiguous, moved as (masked) vectors.
+          for (; p_done < kc; ++p_done) {
+            const T* col = src + p_done * a.cs;
+            for (int g = 0; g < MR; g += 8) {
+              const int live = std::clamp(mr - g, 0, 8);
+              const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(live), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+              const __m256 v = live == 8 ? _mm256_loadu_ps(col + g) : _mm256_maskload_ps(col + g, lanes);
+              store_first(dst + p_done * MR + g, v, std::min(MR - g, 8));
+            }
+          }
+        }
+      }
+#endif
+      for (int64_t p = p_done; p < kc; ++p) {
         const T* col = src + p * a.cs;
         int i = 0;
         for (; i < mr; ++i) dst[p * MR + i] = col[i * a.rs];

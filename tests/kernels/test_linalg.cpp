@@ -144,6 +144,9 @@ TEST(Linalg, MmTransposedStridedAndExpandedOperands) {
       Tensor at = randn({70, 45}, dt), bt = randn({33, 70}, dt);
       Tensor a = at.t(), b = bt.t();  // (45, 70), (70, 33)
       EXPECT_TRUE(all_close(ops::mm(a, b), ref_mm_tensor(a, b), f32_atol(70), rtol));
+      // A column-major A taller than one A block, with a ragged last tile.
+      Tensor a2 = randn({37, 301}, dt).t(), b2 = randn({37, 20}, dt);
+      EXPECT_TRUE(all_close(ops::mm(a2, b2), ref_mm_tensor(a2, b2), f32_atol(37), rtol));
       // Non-contiguous copies with the same values, and every-other-column slices.
       Tensor c = non_contiguous(randn({19, 23}, dt)), d = randn({23, 60}, dt).slice(1, 0, {}, 2);
       EXPECT_FALSE(d.is_contiguous());
