@@ -8,7 +8,8 @@
 //                                added in 8 double chains
 //   block_sum_short(n, f)        the same over a short, bounded block: float
 //                                chains, totalled in double (and *2 variants)
-//   block_sum_blocked(n, f)      any length, as block_sum_short per 2048 terms
+//   block_sum_blocked(n, f)      any length, costly terms: two float chains
+//                                per block of 2048, totalled in double
 //   max_of(x, n)                 max with a sticky NaN mask (NaN anywhere wins)
 //
 // f is a generic lambda `[&](int64_t i, auto... k)`: called with i alone it
@@ -144,17 +145,29 @@ inline void block_sum2_short(int64_t n, F&& f, double* sum_a, double* sum_b) {
   *sum_b += wide_total(b0) + wide_total(b1);
 }
 
-// A sum of any length as block_sum_short over blocks of kShortBlock terms,
-// totalled in double: float-chain speed, and no chain ever grows long. For
-// sums whose term is costly to compute (an exp), where block_sum's eight
-// double chains and the exp's constants would not fit the registers together.
+// A sum of any length in two float chains per block of kShortBlock terms,
+// each block totalled in double: no chain ever grows long. For sums whose term
+// is costly to compute (an exp): computing a term takes longer than an add's
+// latency, so two chains keep up, and the registers stay free for the term's
+// constants (block_sum's eight double chains spill beside them).
 inline constexpr int64_t kShortBlock = 2048;
 template <class F>
 inline double block_sum_blocked(int64_t n, F&& f) {
   double total = 0.0;
   for (int64_t i0 = 0; i0 < n; i0 += kShortBlock) {
-    const int64_t nb = n - i0 < kShortBlock ? n - i0 : kShortBlock;
-    total += block_sum_short(nb, [&](int64_t i, auto... k) { return f(i0 + i, k...); });
+    const int64_t end = n - i0 < kShortBlock ? n : i0 + kShortBlock;
+    Vf a0 = Vf::zero(), a1 = a0;
+    int64_t i = i0;
+    for (; i + 2 * kW <= end; i += 2 * kW) {
+      a0 = a0 + f(i);
+      a1 = a1 + f(i + kW);
+    }
+    if (i + kW <= end) {
+      a0 = a0 + f(i);
+      i += kW;
+    }
+    if (i < end) a1 = a1 + f(i, static_cast<int>(end - i));
+    total += wide_total(a0) + wide_total(a1);
   }
   return total;
 }
