@@ -117,14 +117,15 @@ void col2im(const Geometry& g, const T* col, T* x) {
 struct ConvGemmFns {
   void (*forward)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>, bool) = nullptr;
   void (*weight)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>, bool) = nullptr;
+  void (*wide)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>) = nullptr;
 };
 
 // The active ISA's implicit-GEMM functions; empty on the scalar path (which
 // takes the im2col route).
 ConvGemmFns conv_gemm_fns() {
   switch (active_cpu_isa()) {
-    case Isa::avx512: return {avx512::conv_gemm, avx512::conv_weight_gemm};
-    case Isa::avx2: return {avx2::conv_gemm, avx2::conv_weight_gemm};
+    case Isa::avx512: return {avx512::conv_gemm, avx512::conv_weight_gemm, avx512::conv_gemm_wide};
+    case Isa::avx2: return {avx2::conv_gemm, avx2::conv_weight_gemm, avx2::conv_gemm_wide};
     case Isa::scalar: break;
   }
   return {};
@@ -145,19 +146,21 @@ void copy_row(float* dst, const float* src, int64_t n) {
   for (; i < n; ++i) dst[i] = src[i];
 }
 
-// A zero-padded copy of img in buf, with slack behind it (img.overread): the
+// A zero-padded copy of img in buf, with slack behind it (img.overread, and
+// the (KW - 1) * dw floats conv_gemm_wide reads past the last row): the
 // implicit GEMM's packer then copies every row of col with whole vectors, with
 // no clipping at the borders and no masked loads. The copy moves
 // C * (H + 2 ph) * (W + 2 pw) floats per image against the C * KH * KW * OH * OW
-// that packing moves, so it pays whenever the image is padded (unpadded, img
-// needs no clipping anyway). buf belongs to the caller's task: a thread that
-// waits inside the GEMM may run another image's task meanwhile, and that one
-// must not overwrite this copy while helpers still read it.
-ConvImage padded_copy(const ConvImage& img, std::vector<float>& buf) {
-  if (img.ph == 0 && img.pw == 0) return img;
-  constexpr int64_t kSlack = 16;
+// that packing moves, so it pays whenever the image is padded; unpadded, img
+// needs no clipping and is returned as it is unless `always`. buf belongs to
+// the caller's task: a thread that waits inside the GEMM may run another
+// image's task meanwhile, and that one must not overwrite this copy while
+// helpers still read it.
+ConvImage padded_copy(const ConvImage& img, std::vector<float>& buf, bool always = false) {
+  if (img.ph == 0 && img.pw == 0 && !always) return img;
+  const int64_t slack = 16 + (img.KW - 1) * img.dw;
   const int64_t Hp = img.H + 2 * img.ph, Wp = img.W + 2 * img.pw;
-  buf.assign(static_cast<size_t>(img.C * Hp * Wp + kSlack), 0.0f);
+  buf.assign(static_cast<size_t>(img.C * Hp * Wp + slack), 0.0f);
   for (int64_t c = 0; c < img.C; ++c)
     for (int64_t h = 0; h < img.H; ++h)
       copy_row(buf.data() + (c * Hp + h + img.ph) * Wp + img.pw, img.x + (c * img.H + h) * img.W, img.W);
@@ -166,6 +169,42 @@ ConvImage padded_copy(const ConvImage& img, std::vector<float>& buf) {
   padded.H = Hp, padded.W = Wp, padded.ph = 0, padded.pw = 0;
   padded.overread = true;
   return padded;
+}
+
+// One task's scratch for implicit_conv.
+struct ImageBuffers {
+  std::vector<float> padded, wide;
+};
+
+// out (M, OH * OW) = w (M, C * KH * KW) @ col(img) (+ bias[o] on row o when
+// bias is given) through the implicit GEMM. At stride 1 it goes through
+// conv_gemm_wide and a compaction that drops the extra columns and adds the
+// bias, when that pays: the extra columns must be few against the output
+// channels that share each packed element ((Wp - OW) * M <= 16 * OW), and the
+// packing saved (C * KH * KW rows of col) must outweigh the extra pass over
+// the output (M rows): not for a first layer with one input channel.
+void implicit_conv(const ConvGemmFns& fast, int64_t M, ConstMatrix<float> w, const ConvImage& img, float* out,
+                   const float* bias, ImageBuffers& bufs) {
+  const int64_t Wp = img.W + 2 * img.pw, L = img.OH * img.OW;
+  if (img.sh == 1 && img.sw == 1 && (Wp - img.OW) * M <= 16 * img.OW && img.C * img.KH * img.KW >= M) {
+    const ConvImage x = padded_copy(img, bufs.padded, true);
+    const int64_t Lw = img.OH * Wp;
+    bufs.wide.resize(static_cast<size_t>(M * Lw));
+    fast.wide(M, w, x, Matrix<float>{bufs.wide.data(), Lw, 1});
+    for (int64_t o = 0; o < M; ++o) {
+      const float b = bias != nullptr ? bias[o] : 0.0f;
+      for (int64_t oh = 0; oh < img.OH; ++oh) {
+        const float* src = bufs.wide.data() + o * Lw + oh * Wp;
+        float* dst = out + o * L + oh * img.OW;
+        for (int64_t ow = 0; ow < img.OW; ++ow) dst[ow] = src[ow] + b;
+      }
+    }
+    return;
+  }
+  if (bias != nullptr) {
+    for (int64_t o = 0; o < M; ++o) std::fill(out + o * L, out + (o + 1) * L, bias[o]);
+  }
+  fast.forward(M, w, padded_copy(img, bufs.padded), Matrix<float>{out, L, 1}, bias != nullptr);
 }
 
 // Images per parallel chunk: enough GEMM work to be worth a task.
@@ -186,21 +225,21 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
   if constexpr (std::is_same_v<T, float>) fast = conv_gemm_fns();
   const bool implicit = fast.forward != nullptr && !g.direct();
   parallel_range(0, g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
-    std::vector<float> padded;  // this task's padded image (padded_copy)
+    ImageBuffers bufs;  // this task's (implicit_conv)
     std::unique_ptr<T[]> col(g.direct() || implicit ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
     for (int64_t n = lo; n < hi; ++n) {
       for (int64_t gr = 0; gr < g.G; ++gr) {
         const T* xg = px + (n * g.C + gr * g.Cg) * g.H * g.W;
         T* og = po + (n * g.O + gr * g.Og) * g.L;
-        if (pb) {
-          for (int64_t o = 0; o < g.Og; ++o) std::fill(og + o * g.L, og + (o + 1) * g.L, pb[gr * g.Og + o]);
-        }
         if constexpr (std::is_same_v<T, float>) {
           if (implicit) {
-            fast.forward(g.Og, ConstMatrix<float>{pw + gr * g.Og * g.Kc, g.Kc, 1}, padded_copy(conv_image(g, xg), padded),
-                         Matrix<float>{og, g.L, 1}, pb != nullptr);
+            implicit_conv(fast, g.Og, ConstMatrix<float>{pw + gr * g.Og * g.Kc, g.Kc, 1}, conv_image(g, xg), og,
+                          pb != nullptr ? pb + gr * g.Og : nullptr, bufs);
             continue;
           }
+        }
+        if (pb) {
+          for (int64_t o = 0; o < g.Og; ++o) std::fill(og + o * g.L, og + (o + 1) * g.L, pb[gr * g.Og + o]);
         }
         ConstMatrix<T> cols{xg, g.L, 1};
         if (!g.direct()) {
@@ -238,13 +277,13 @@ bool conv2d_backward_input_implicit(const Geometry& g, const ConvGemmFns& fast, 
           wf[static_cast<size_t>(((gr * g.Cg + c) * g.Og + o) * taps + (taps - 1 - t))] =
               pw[((gr * g.Og + o) * g.Cg + c) * taps + t];
   parallel_range(0, g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
-    std::vector<float> padded;  // this task's padded image (padded_copy)
+    ImageBuffers bufs;  // this task's (implicit_conv)
     for (int64_t n = lo; n < hi; ++n) {
       for (int64_t gr = 0; gr < g.G; ++gr) {
         const ConvImage go{pgo + (n * g.O + gr * g.Og) * g.L, g.Og, g.OH, g.OW, g.KH, g.KW, g.H, g.W, 1, 1,
                            ph, pwd, g.a.dilation[0], g.a.dilation[1]};
-        fast.forward(g.Cg, ConstMatrix<float>{wf.data() + gr * g.Cg * g.Og * taps, g.Og * taps, 1}, padded_copy(go, padded),
-                     Matrix<float>{pgx + (n * g.C + gr * g.Cg) * g.H * g.W, g.H * g.W, 1}, false);
+        implicit_conv(fast, g.Cg, ConstMatrix<float>{wf.data() + gr * g.Cg * g.Og * taps, g.Og * taps, 1}, go,
+                      pgx + (n * g.C + gr * g.Cg) * g.H * g.W, nullptr, bufs);
       }
     }
   });

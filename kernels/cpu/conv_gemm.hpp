@@ -32,9 +32,18 @@ struct ConvImage {
   bool overread = false;
 };
 
+// conv_gemm_wide (stride 1, x unpadded with ph = pw = 0, readable (KW - 1) * dw
+// + 16 floats past its end): out (M, OH * W) = w @ colw, where row (c, i, j)
+// of colw is the contiguous run of OH * W floats of x starting at
+// [c, i * dh, j * dw]. Column oh * W + ow of out is the convolution's output
+// (oh, ow) for ow < OW; the W - OW columns after each row are by-products the
+// caller drops. Packing colw is a plain copy, so for small planes, where
+// packing col costs a large share of the arithmetic, computing the extra
+// columns is cheaper.
 #define EMBER_DECLARE_CONV_GEMM(isa)                                                                          \
   namespace isa {                                                                                             \
   void conv_gemm(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out, bool accumulate);   \
+  void conv_gemm_wide(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out);               \
   void conv_weight_gemm(int64_t M, ConstMatrix<float> go, const ConvImage& x, Matrix<float> gw, bool accumulate); \
   }
 EMBER_DECLARE_CONV_GEMM(avx2)

@@ -117,7 +117,42 @@ struct Im2colTB {
   }
 };
 
+// B = colw (conv_gemm_wide): row k = tap (c, i, j) is x + c * H * W + i * dh * W
+// + j * dw read contiguously, so eight rows at a time are copied into the
+// panels as whole vectors (a short scalar tail for the last, partial panel).
+struct ShiftedRowsB {
+  const ConvImage& g;
+  template <class V, int NR>
+  void pack_range(int64_t p0, int64_t kc, int64_t j0, int64_t n, float* dst) const {
+    const int64_t taps = g.KH * g.KW, full = n / NR, tail = n - full * NR;
+    for (int64_t p = 0; p < kc; p += 8) {
+      const int64_t rn = std::min<int64_t>(8, kc - p);
+      const float* rows[8];
+      for (int64_t q = 0; q < rn; ++q) {
+        const int64_t k = p0 + p + q, c = k / taps, i = (k % taps) / g.KW, j = k % g.KW;
+        rows[q] = g.x + (c * g.H + i * g.dh) * g.W + j * g.dw + j0;
+      }
+      for (int64_t jp = 0; jp < full; ++jp) {
+        float* d = dst + jp * kc * NR + p * NR;
+        for (int64_t q = 0; q < rn; ++q)
+          for (int v = 0; v < NR; v += V::size) V::load(rows[q] + jp * NR + v).store(d + q * NR + v);
+      }
+      if (tail > 0) {
+        float* d = dst + full * kc * NR + p * NR;
+        for (int64_t q = 0; q < rn; ++q) {
+          for (int64_t t = 0; t < tail; ++t) d[q * NR + t] = rows[q][full * NR + t];
+          for (int64_t t = tail; t < NR; ++t) d[q * NR + t] = 0.0f;
+        }
+      }
+    }
+  }
+};
+
 }  // namespace gemm_detail
+
+void conv_gemm_wide(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out) {
+  gemm_detail::gemm_packed<float>(M, x.OH * x.W, x.C * x.KH * x.KW, w, gemm_detail::ShiftedRowsB{x}, out, false);
+}
 
 void conv_gemm(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out, bool accumulate) {
   gemm_detail::gemm_packed<float>(M, x.OH * x.OW, x.C * x.KH * x.KW, w, gemm_detail::Im2colB{x}, out, accumulate);
