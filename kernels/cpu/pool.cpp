@@ -99,6 +99,19 @@ void max_pool_plane_dense(const T* xp, T* op, int64_t* ip, const Planes& g, cons
             ip[oh * g.OW + ow + t] = base + 2 * (ow + t) + (code[t] & 1) + (code[t] >> 1) * g.W;
           ow += n;
         }
+        if (ow < g.OW) {
+          // The last 1-3 outputs through the same vector step, on copies padded
+          // with zeros (lanes are independent; the padding lanes are dropped).
+          const int64_t rem = g.OW - ow;
+          alignas(16) float t0[8] = {}, t1[8] = {}, out[4];
+          for (int64_t j = 0; j < 2 * rem; ++j) t0[j] = r0[2 * ow + j], t1[j] = r1[2 * ow + j];
+          max_pool_row_2x2_sse2(t0, t1, 4, out, code);
+          for (int64_t t = 0; t < rem; ++t) {
+            op[oh * g.OW + ow + t] = out[t];
+            ip[oh * g.OW + ow + t] = base + 2 * (ow + t) + (code[t] & 1) + (code[t] >> 1) * g.W;
+          }
+          ow = g.OW;
+        }
       }
 #endif
       for (; ow < g.OW; ++ow) {
@@ -189,18 +202,26 @@ void max_pool2d_backward_kernel(const Tensor& grad_x, const Tensor& grad_out, co
     const T* pgo = grad_out.data_ptr<T>();
     const int64_t* pi = indices.data_ptr<int64_t>();
     T* pgx = grad_x.data_ptr<T>();
+    // Adds each output's gradient at its argmax into acc (hw values, zeroed here).
+    auto scatter = [&](int64_t p, auto* acc) {
+      std::fill(acc, acc + hw, M(0));
+      for (int64_t k = 0; k < ohw; ++k) {
+        const int64_t idx = pi[p * ohw + k];
+        if (idx == -1) continue;  // empty window
+        EMBER_CHECK(idx >= 0 && idx < hw, "max_pool2d_backward: index ", idx,
+                    " is out of range for an input plane of ", g.H, "x", g.W);
+        acc[idx] += static_cast<M>(pgo[p * ohw + k]);
+      }
+    };
     parallel_range(0, g.count, plane_grain(hw + ohw), [&](int64_t lo, int64_t hi) {
-      std::vector<M> acc(static_cast<size_t>(hw));
-      for (int64_t p = lo; p < hi; ++p) {
-        std::fill(acc.begin(), acc.end(), M(0));
-        for (int64_t k = 0; k < ohw; ++k) {
-          const int64_t idx = pi[p * ohw + k];
-          if (idx == -1) continue;  // empty window
-          EMBER_CHECK(idx >= 0 && idx < hw, "max_pool2d_backward: index ", idx,
-                      " is out of range for an input plane of ", g.H, "x", g.W);
-          acc[static_cast<size_t>(idx)] += static_cast<M>(pgo[p * ohw + k]);
+      if constexpr (std::is_same_v<T, M>) {
+        for (int64_t p = lo; p < hi; ++p) scatter(p, pgx + p * hw);  // straight into grad_x
+      } else {
+        std::vector<M> acc(static_cast<size_t>(hw));  // reduced precision: sum in float, round once
+        for (int64_t p = lo; p < hi; ++p) {
+          scatter(p, acc.data());
+          for (int64_t i = 0; i < hw; ++i) pgx[p * hw + i] = static_cast<T>(acc[static_cast<size_t>(i)]);
         }
-        for (int64_t i = 0; i < hw; ++i) pgx[p * hw + i] = static_cast<T>(acc[static_cast<size_t>(i)]);
       }
     });
   });
