@@ -1,9 +1,11 @@
 // CPU kernels of conv2d (NCHW) and its two backward ops, as GEMMs.
 //
 // float32 on the AVX2 / AVX-512 paths runs the implicit GEMM of conv_gemm.hpp
-// (B packed straight from the image; the input gradient, at stride 1, as a
-// convolution of grad_out with the flipped kernel). Everything else, and the
-// scalar path, uses im2col + gemm as below.
+// (B packed straight from a padded copy of the image, or at stride 1 the wide
+// form whose rows are plain runs of it, see implicit_conv; the input
+// gradient, at stride 1 and where it pays, as a convolution of grad_out with
+// the flipped kernel). Everything else, and the scalar path, uses im2col +
+// gemm as below.
 //
 // Shapes (G = groups, Cg = C / G, Og = O / G, L = OH * OW, Kc = Cg * KH * KW):
 //   forward:         out[n, g] (Og, L)  = w[g] (Og, Kc) @ col(x[n, g]) (Kc, L)  (+ bias)
