@@ -69,21 +69,14 @@ struct Im2colB {
   template <class V, int NR>
   void pack_range(int64_t p0, int64_t kc, int64_t j0, int64_t n, float* dst) const {
     constexpr int64_t kPiece = 16 * NR;  // positions staged per row
-    alignas(64) float rows[8][kPiece + V::size];
+    alignas(64) float staged[8][kPiece + V::size];
+    const float* rows[8] = {staged[0], staged[1], staged[2], staged[3], staged[4], staged[5], staged[6], staged[7]};
     for (int64_t c0 = 0; c0 < n; c0 += kPiece) {
-      const int64_t cn = std::min(kPiece, n - c0), panels = (cn + NR - 1) / NR;
-      float* piece = dst + (c0 / NR) * kc * NR;
+      const int64_t cn = std::min(kPiece, n - c0);
       for (int64_t p = 0; p < kc; p += 8) {
         const int64_t rn = std::min<int64_t>(8, kc - p);
-        for (int64_t q = 0; q < rn; ++q) {
-          im2col_row<V>(g, p0 + p + q, j0 + c0, cn, rows[q]);
-          for (int64_t t = cn; t < panels * NR; ++t) rows[q][t] = 0.0f;  // the last panel's zero columns
-        }
-        for (int64_t jp = 0; jp < panels; ++jp) {
-          float* d = piece + jp * kc * NR + p * NR;
-          for (int64_t q = 0; q < rn; ++q)
-            for (int v = 0; v < NR; v += V::size) V::load(rows[q] + jp * NR + v).store(d + q * NR + v);
-        }
+        for (int64_t q = 0; q < rn; ++q) im2col_row<V>(g, p0 + p + q, j0 + c0, cn, staged[q]);
+        rows_to_panels<float, V, NR>(rows, rn, cn, kc, p, dst + (c0 / NR) * kc * NR);
       }
     }
   }
@@ -118,13 +111,13 @@ struct Im2colTB {
 };
 
 // B = colw (conv_gemm_wide): row k = tap (c, i, j) is x + c * H * W + i * dh * W
-// + j * dw read contiguously, so eight rows at a time are copied into the
-// panels as whole vectors (a short scalar tail for the last, partial panel).
+// + j * dw read contiguously, so eight rows at a time go straight into the
+// panels (rows_to_panels).
 struct ShiftedRowsB {
   const ConvImage& g;
   template <class V, int NR>
   void pack_range(int64_t p0, int64_t kc, int64_t j0, int64_t n, float* dst) const {
-    const int64_t taps = g.KH * g.KW, full = n / NR, tail = n - full * NR;
+    const int64_t taps = g.KH * g.KW;
     for (int64_t p = 0; p < kc; p += 8) {
       const int64_t rn = std::min<int64_t>(8, kc - p);
       const float* rows[8];
@@ -132,18 +125,7 @@ struct ShiftedRowsB {
         const int64_t k = p0 + p + q, c = k / taps, i = (k % taps) / g.KW, j = k % g.KW;
         rows[q] = g.x + (c * g.H + i * g.dh) * g.W + j * g.dw + j0;
       }
-      for (int64_t jp = 0; jp < full; ++jp) {
-        float* d = dst + jp * kc * NR + p * NR;
-        for (int64_t q = 0; q < rn; ++q)
-          for (int v = 0; v < NR; v += V::size) V::load(rows[q] + jp * NR + v).store(d + q * NR + v);
-      }
-      if (tail > 0) {
-        float* d = dst + full * kc * NR + p * NR;
-        for (int64_t q = 0; q < rn; ++q) {
-          for (int64_t t = 0; t < tail; ++t) d[q * NR + t] = rows[q][full * NR + t];
-          for (int64_t t = tail; t < NR; ++t) d[q * NR + t] = 0.0f;
-        }
-      }
+      rows_to_panels<float, V, NR>(rows, rn, n, kc, p, dst);
     }
   }
 };

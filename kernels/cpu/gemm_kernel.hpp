@@ -278,6 +278,27 @@ void pack_b_panel(ConstMatrix<T> b, int64_t p0, int64_t kc, int64_t j0, int nr, 
   }
 }
 
+// Steps p .. p + rn (rn <= 8) of the ceil(n / NR) micro-panels at dst (each kc
+// steps of NR values) from rows[0 .. rn), each holding that step's n values
+// contiguously: whole panels as vector copies, the last partial panel's
+// columns past n as zeros. The packers of contiguous rows share it.
+template <class T, class V, int NR>
+inline void rows_to_panels(const T* const* rows, int64_t rn, int64_t n, int64_t kc, int64_t p, T* dst) {
+  const int64_t full = n / NR, tail = n - full * NR;
+  for (int64_t jp = 0; jp < full; ++jp) {
+    T* d = dst + jp * kc * NR + p * NR;
+    for (int64_t q = 0; q < rn; ++q)
+      for (int v = 0; v < NR; v += V::size) V::load(rows[q] + jp * NR + v).store(d + q * NR + v);
+  }
+  if (tail > 0) {
+    T* d = dst + full * kc * NR + p * NR;
+    for (int64_t q = 0; q < rn; ++q) {
+      for (int64_t t = 0; t < tail; ++t) d[q * NR + t] = rows[q][full * NR + t];
+      for (int64_t t = tail; t < NR; ++t) d[q * NR + t] = T(0);
+    }
+  }
+}
+
 // Where packed B micro-panels come from. A source offers
 // pack<V, NR>(p0, kc, j0, nr, dst), which writes rows [p0, p0 + kc) and
 // columns [j0, j0 + nr) of B as kc steps of NR values (zeros in columns
@@ -294,21 +315,20 @@ struct StridedB {
   }
   template <class V, int NR>
   void pack_range(int64_t p0, int64_t kc, int64_t j0, int64_t n, T* dst) const {
-    const int64_t full = m.cs == 1 ? n / NR : 0;
-    // Row-major B: eight rows at a time across all full panels, so each row is
-    // read front to back (a panel at a time would read NR values per row and
-    // jump a whole row ahead: a strided walk the prefetchers follow poorly).
-    for (int64_t p = 0; p < kc && full > 0; p += 8) {
-      const int64_t pe = std::min<int64_t>(kc, p + 8);
-      const T* src = m.data + (p0 + p) * m.rs + j0;
-      for (int64_t jp = 0; jp < full; ++jp) {
-        T* d = dst + jp * kc * NR + p * NR;
-        for (int64_t q = 0; q < pe - p; ++q)
-          for (int j = 0; j < NR; j += V::size) V::load(src + q * m.rs + jp * NR + j).store(d + q * NR + j);
-      }
+    if (m.cs != 1) {
+      for (int64_t j = 0; j < n; j += NR)
+        pack_b_panel<T, V, NR>(m, p0, kc, j0 + j, static_cast<int>(std::min<int64_t>(NR, n - j)), dst + (j / NR) * kc * NR);
+      return;
     }
-    for (int64_t j = full * NR; j < n; j += NR)
-      pack_b_panel<T, V, NR>(m, p0, kc, j0 + j, static_cast<int>(std::min<int64_t>(NR, n - j)), dst + (j / NR) * kc * NR);
+    // Row-major B: eight rows at a time across all panels, so each row is read
+    // front to back (a panel at a time would read NR values per row and jump a
+    // whole row ahead: a strided walk the prefetchers follow poorly).
+    for (int64_t p = 0; p < kc; p += 8) {
+      const T* rows[8];
+      const int64_t rn = std::min<int64_t>(8, kc - p);
+      for (int64_t q = 0; q < rn; ++q) rows[q] = m.data + (p0 + p + q) * m.rs + j0;
+      rows_to_panels<T, V, NR>(rows, rn, n, kc, p, dst);
+    }
   }
 };
 
