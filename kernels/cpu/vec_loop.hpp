@@ -8,7 +8,7 @@
 //                                added in 8 double chains
 //   block_sum_short(n, f)        the same over a short, bounded block: float
 //                                chains, totalled in double (and *2 variants)
-//   block_sum_blocked(n, f)      any length, costly terms: two float chains
+//   block_sum_blocked(n, f)      any length, costly terms: four float chains
 //                                per block of 2048, totalled in double
 //   max_of(x, n)                 max with a sticky NaN mask (NaN anywhere wins)
 //
@@ -145,29 +145,29 @@ inline void block_sum2_short(int64_t n, F&& f, double* sum_a, double* sum_b) {
   *sum_b += wide_total(b0) + wide_total(b1);
 }
 
-// A sum of any length in two float chains per block of kShortBlock terms,
+// A sum of any length in four float chains per block of kShortBlock terms,
 // each block totalled in double: no chain ever grows long. For sums whose term
-// is costly to compute (an exp): computing a term takes longer than an add's
-// latency, so two chains keep up, and the registers stay free for the term's
-// constants (block_sum's eight double chains spill beside them).
+// is costly to compute (an exp): four independent terms per step keep several
+// of the term's long dependency chains in flight (one or two per step leave
+// the out-of-order window mostly waiting), and float chains leave registers
+// for the term's constants (block_sum's eight double chains spill beside them).
 inline constexpr int64_t kShortBlock = 2048;
 template <class F>
 inline double block_sum_blocked(int64_t n, F&& f) {
   double total = 0.0;
   for (int64_t i0 = 0; i0 < n; i0 += kShortBlock) {
     const int64_t end = n - i0 < kShortBlock ? n : i0 + kShortBlock;
-    Vf a0 = Vf::zero(), a1 = a0;
+    Vf a0 = Vf::zero(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = i0;
-    for (; i + 2 * kW <= end; i += 2 * kW) {
+    for (; i + 4 * kW <= end; i += 4 * kW) {
       a0 = a0 + f(i);
       a1 = a1 + f(i + kW);
+      a2 = a2 + f(i + 2 * kW);
+      a3 = a3 + f(i + 3 * kW);
     }
-    if (i + kW <= end) {
-      a0 = a0 + f(i);
-      i += kW;
-    }
+    for (; i + kW <= end; i += kW) a0 = a0 + f(i);
     if (i < end) a1 = a1 + f(i, static_cast<int>(end - i));
-    total += wide_total(a0) + wide_total(a1);
+    total += (wide_total(a0) + wide_total(a1)) + (wide_total(a2) + wide_total(a3));
   }
   return total;
 }
