@@ -134,23 +134,19 @@ double measure_copy_gbs(size_t bytes, int threads, double seconds) {
     };
     timed_on_threads(threads, copy_all);  // warm: pages touched, caches filled
     // Calibrate the repetitions to a tenth of the time, then keep the best of
-    // several slices (as for the peak).
-    const double slice_seconds = seconds / 10;
+    // several timed runs (as for the peak); every run counts towards the best.
+    const double run_seconds = seconds / 10;
     int reps = 1;
-    for (;;) {
+    auto timed_run = [&] {
       const double wall = timed_on_threads(threads, [&](int t) {
         for (int r = 0; r < reps; ++r) copy_all(t);
       });
       best = std::max(best, 2.0 * static_cast<double>(bytes) * reps / wall * 1e-9);
-      if (wall > slice_seconds || reps > (1 << 24)) break;
-      reps = std::max(reps * 2, static_cast<int>(static_cast<double>(reps) * slice_seconds / std::max(wall, 1e-9)));
-    }
-    for (int slice = 0; slice < 4; ++slice) {
-      const double wall = timed_on_threads(threads, [&](int t) {
-        for (int r = 0; r < reps; ++r) copy_all(t);
-      });
-      best = std::max(best, 2.0 * static_cast<double>(bytes) * reps / wall * 1e-9);
-    }
+      return wall;
+    };
+    for (double wall = timed_run(); wall <= run_seconds && reps <= (1 << 24); wall = timed_run())
+      reps = std::max(reps * 2, static_cast<int>(static_cast<double>(reps) * run_seconds / std::max(wall, 1e-9)));
+    for (int run = 0; run < 4; ++run) timed_run();
   }
   return best;
 }

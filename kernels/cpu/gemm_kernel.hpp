@@ -240,16 +240,12 @@ void pack_a_block(ConstMatrix<T> a, int64_t i0, int64_t mc, int64_t p0, int64_t 
 }
 
 // B rows [p0, p0 + kc), columns [j0, j0 + nr) -> one micro-panel of kc steps
-// of NR values (zero columns past nr).
-template <class T, class V, int NR>
+// of NR values (zero columns past nr), for B whose rows are not contiguous
+// (row-major B goes through rows_to_panels).
+template <class T, int NR>
 void pack_b_panel(ConstMatrix<T> b, int64_t p0, int64_t kc, int64_t j0, int nr, T* dst) {
   const T* src = b.data + p0 * b.rs + j0 * b.cs;
-  if (b.cs == 1 && nr == NR) {
-    for (int64_t p = 0; p < kc; ++p) {
-      const T* row = src + p * b.rs;
-      for (int j = 0; j < NR; j += V::size) V::load(row + j).store(dst + p * NR + j);
-    }
-  } else if (b.rs == 1) {
+  if (b.rs == 1) {
     // Column-major B (a transposed weight, x @ w^T): 8 x 8 blocks transposed in
     // registers where they fit, the rest column by column.
     int64_t p_done = 0;
@@ -299,25 +295,19 @@ inline void rows_to_panels(const T* const* rows, int64_t rn, int64_t n, int64_t 
   }
 }
 
-// Where packed B micro-panels come from. A source offers
-// pack<V, NR>(p0, kc, j0, nr, dst), which writes rows [p0, p0 + kc) and
-// columns [j0, j0 + nr) of B as kc steps of NR values (zeros in columns
-// nr..NR), or pack_range<V, NR>(p0, kc, j0, n, dst), which writes columns
-// [j0, j0 + n) as ceil(n / NR) consecutive such micro-panels, or both; the
-// GEMM asks through pack_b_range. StridedB reads a strided matrix; the
+// Where packed B micro-panels come from: a source's pack_range<V, NR>(p0,
+// kc, j0, n, dst) writes rows [p0, p0 + kc) and columns [j0, j0 + n) of B as
+// ceil(n / NR) consecutive micro-panels of kc steps of NR values (zeros in the
+// last panel's columns past n). StridedB reads a strided matrix; the
 // convolution sources (conv_gemm_kernel.hpp) read im2col views of an image.
 template <class T>
 struct StridedB {
   ConstMatrix<T> m;
   template <class V, int NR>
-  void pack(int64_t p0, int64_t kc, int64_t j0, int nr, T* dst) const {
-    pack_b_panel<T, V, NR>(m, p0, kc, j0, nr, dst);
-  }
-  template <class V, int NR>
   void pack_range(int64_t p0, int64_t kc, int64_t j0, int64_t n, T* dst) const {
     if (m.cs != 1) {
       for (int64_t j = 0; j < n; j += NR)
-        pack_b_panel<T, V, NR>(m, p0, kc, j0 + j, static_cast<int>(std::min<int64_t>(NR, n - j)), dst + (j / NR) * kc * NR);
+        pack_b_panel<T, NR>(m, p0, kc, j0 + j, static_cast<int>(std::min<int64_t>(NR, n - j)), dst + (j / NR) * kc * NR);
       return;
     }
     // Row-major B: eight rows at a time across all panels, so each row is read
@@ -331,18 +321,6 @@ struct StridedB {
     }
   }
 };
-
-// Columns [j0, j0 + n) of b's rows [p0, p0 + kc) as consecutive micro-panels:
-// through the source's pack_range where it has one, else panel by panel.
-template <class V, int NR, class T, class BSource>
-void pack_b_range(const BSource& b, int64_t p0, int64_t kc, int64_t j0, int64_t n, T* dst) {
-  if constexpr (requires { b.template pack_range<V, NR>(p0, kc, j0, n, dst); }) {
-    b.template pack_range<V, NR>(p0, kc, j0, n, dst);
-  } else {
-    for (int64_t j = 0; j < n; j += NR)
-      b.template pack<V, NR>(p0, kc, j0 + j, static_cast<int>(std::min<int64_t>(NR, n - j)), dst + (j / NR) * kc * NR);
-  }
-}
 
 // The register tile: acc (MR x NV vectors) = sum over kc steps of a (MR) outer b (NR);
 // then C = acc (add: C += acc) for the full tile when C's rows are contiguous,
@@ -435,7 +413,7 @@ void gemm_one_block(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSo
       T* b_pack = thread_scratch<T, 1>().get(static_cast<size_t>(kc * panels_per_chunk * NR));
       for (int64_t chunk = lo; chunk < hi; ++chunk) {
         const int64_t jp0 = chunk * panels_per_chunk, jp1 = std::min(n_panels, jp0 + panels_per_chunk);
-        pack_b_range<V, NR>(b, pc, kc, jp0 * NR, std::min(N, jp1 * NR) - jp0 * NR, b_pack);
+        b.template pack_range<V, NR>(pc, kc, jp0 * NR, std::min(N, jp1 * NR) - jp0 * NR, b_pack);
         for (int64_t jp = jp0; jp < jp1; ++jp) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, N - jp * NR));
           const T* bp = b_pack + (jp - jp0) * kc * NR;
@@ -484,7 +462,7 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSourc
       const bool add = accumulate || pc > 0;
       const int64_t pack_grain = std::max<int64_t>(1, 16384 / (kc * NR));
       parallel_range(0, n_panels, pack_grain, [&](int64_t lo, int64_t hi) {
-        pack_b_range<V, NR>(b, pc, kc, jc + lo * NR, std::min(nc, hi * NR) - lo * NR, b_pack + lo * kc * NR);
+        b.template pack_range<V, NR>(pc, kc, jc + lo * NR, std::min(nc, hi * NR) - lo * NR, b_pack + lo * kc * NR);
       });
       // Tasks: A blocks x column ranges, enough of them to keep every thread busy.
       const int64_t want = 4 * static_cast<int64_t>(threads);

@@ -27,7 +27,7 @@
 namespace ember::cpu::EMBER_ISA_NS {
 namespace norm_detail {
 
-constexpr int64_t kMomentBlock = 2048;  // floats: 8 KiB
+constexpr int64_t kMomentBlock = kShortBlock;  // floats: 8 KiB, float chains of at most 2048 / 32 terms
 
 }  // namespace norm_detail
 
@@ -107,17 +107,12 @@ void affine_f32(float* y, const float* x, int64_t n, float m, float scale, float
 
 void norm_backward_sums_f32(const float* g, const float* x, int64_t n, float m, double* sum_g, double* sum_gx) {
   const Vf mv = Vf::broadcast(m);
-  // Float chains per block of kMomentBlock, totalled in double (as moments_f32).
-  for (int64_t i0 = 0; i0 < n; i0 += norm_detail::kMomentBlock) {
-    const int64_t nb = n - i0 < norm_detail::kMomentBlock ? n - i0 : norm_detail::kMomentBlock;
-    const float* gb = g + i0;
-    const float* xb = x + i0;
-    block_sum2_short(nb, [&](int64_t i, Vf* a, Vf* b, auto... k) {
-      const Vf gv = ld(gb + i, k...);
-      *a = gv;
-      *b = gv * (ld(xb + i, k...) - mv);
-    }, sum_g, sum_gx);
-  }
+  // Float chains per block of 2048, totalled in double (as moments_f32).
+  block_sum2_blocked(n, [&](int64_t i, Vf* a, Vf* b, auto... k) {
+    const Vf gv = ld(g + i, k...);
+    *a = gv;
+    *b = gv * (ld(x + i, k...) - mv);
+  }, sum_g, sum_gx);
 }
 
 void norm_backward_apply_f32(float* dx, const float* g, const float* x, int64_t n, float k, float mean_g, float m,

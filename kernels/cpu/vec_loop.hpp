@@ -9,7 +9,8 @@
 //   block_sum_short(n, f)        the same over a short, bounded block: float
 //                                chains, totalled in double (and *2 variants)
 //   block_sum_blocked(n, f)      any length, costly terms: four float chains
-//                                per block of 2048, totalled in double
+//                                per block of 2048, totalled in double (and
+//                                block_sum2_blocked)
 //   max_of(x, n)                 max with a sticky NaN mask (NaN anywhere wins)
 //
 // f is a generic lambda `[&](int64_t i, auto... k)`: called with i alone it
@@ -156,20 +157,19 @@ template <class F>
 inline double block_sum_blocked(int64_t n, F&& f) {
   double total = 0.0;
   for (int64_t i0 = 0; i0 < n; i0 += kShortBlock) {
-    const int64_t end = n - i0 < kShortBlock ? n : i0 + kShortBlock;
-    Vf a0 = Vf::zero(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = i0;
-    for (; i + 4 * kW <= end; i += 4 * kW) {
-      a0 = a0 + f(i);
-      a1 = a1 + f(i + kW);
-      a2 = a2 + f(i + 2 * kW);
-      a3 = a3 + f(i + 3 * kW);
-    }
-    for (; i + kW <= end; i += kW) a0 = a0 + f(i);
-    if (i < end) a1 = a1 + f(i, static_cast<int>(end - i));
-    total += (wide_total(a0) + wide_total(a1)) + (wide_total(a2) + wide_total(a3));
+    const int64_t nb = n - i0 < kShortBlock ? n - i0 : kShortBlock;
+    total += block_sum_short(nb, [&](int64_t i, auto... k) { return f(i0 + i, k...); });
   }
   return total;
+}
+
+// block_sum2_short over blocks of kShortBlock terms, each totalled in double.
+template <class F>
+inline void block_sum2_blocked(int64_t n, F&& f, double* sum_a, double* sum_b) {
+  for (int64_t i0 = 0; i0 < n; i0 += kShortBlock) {
+    const int64_t nb = n - i0 < kShortBlock ? n - i0 : kShortBlock;
+    block_sum2_short(nb, [&](int64_t i, Vf* a, Vf* b, auto... k) { f(i0 + i, a, b, k...); }, sum_a, sum_b);
+  }
 }
 
 // Two sums in one pass: f(i, &a, &b, k...) sets the two terms; adds them to *sum_a, *sum_b.
