@@ -18,6 +18,11 @@
 
 #if defined(EMBER_WITH_CUDA)
 #include <ember/kernels/cuda/register.hpp>
+
+// The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
+EMBER_OP_TESTED(conv2d);
+EMBER_OP_TESTED(conv2d_backward_input);
+EMBER_OP_TESTED(conv2d_backward_weight);
 #endif
 
 namespace {

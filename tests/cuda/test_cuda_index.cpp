@@ -14,6 +14,18 @@
 
 #include "cuda_compare.hpp"
 
+// The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
+EMBER_OP_TESTED(index_select);
+EMBER_OP_TESTED(index_add);
+EMBER_OP_TESTED(gather);
+EMBER_OP_TESTED(scatter_add);
+EMBER_OP_TESTED(one_hot);
+EMBER_OP_TESTED(cat);
+EMBER_OP_TESTED(pad);
+EMBER_OP_TESTED(flip);
+EMBER_OP_TESTED(topk);
+EMBER_OP_TESTED(sort);
+
 namespace {
 
 using namespace ember;

@@ -14,6 +14,20 @@
 
 #include "cuda_compare.hpp"
 
+// The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
+EMBER_OP_TESTED(max_pool2d);
+EMBER_OP_TESTED(max_pool2d_backward);
+EMBER_OP_TESTED(avg_pool2d);
+EMBER_OP_TESTED(avg_pool2d_backward);
+EMBER_OP_TESTED(adaptive_avg_pool2d);
+EMBER_OP_TESTED(adaptive_avg_pool2d_backward);
+EMBER_OP_TESTED(batch_norm);
+EMBER_OP_TESTED(batch_norm_backward);
+EMBER_OP_TESTED(layer_norm);
+EMBER_OP_TESTED(layer_norm_backward);
+EMBER_OP_TESTED(group_norm);
+EMBER_OP_TESTED(group_norm_backward);
+
 namespace {
 
 using namespace ember;

@@ -19,6 +19,21 @@
 
 #if defined(EMBER_WITH_CUDA)
 #include <ember/kernels/cuda/register.hpp>
+
+// The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
+EMBER_OP_TESTED(sum);
+EMBER_OP_TESTED(mean);
+EMBER_OP_TESTED(prod);
+EMBER_OP_TESTED(amax);
+EMBER_OP_TESTED(amin);
+EMBER_OP_TESTED(softmax);
+EMBER_OP_TESTED(log_softmax);
+EMBER_OP_TESTED(softmax_backward);
+EMBER_OP_TESTED(log_softmax_backward);
+EMBER_OP_TESTED(mm);
+EMBER_OP_TESTED(bmm);
+EMBER_OP_TESTED(linear);
+EMBER_OP_TESTED(adam_step);
 #endif
 
 namespace {
