@@ -4,7 +4,8 @@
 #   2. runs the whole test suite (GPU tests run instead of skipping),
 #   3. runs the tests carrying the GPU labels (default: cuda) under
 #      compute-sanitizer (default tool: memcheck), one process per test binary,
-#   4. runs every benchmark binary,
+#   4. runs the GPU benchmark (bench_cuda; EMBER_BENCHES names others) and
+#      benchmarks/compare_gpu.py, the same work in PyTorch with the ratios,
 # and writes a Markdown report with the machine, each step's result and the
 # logs' key lines; full logs sit beside it.
 #
@@ -21,7 +22,13 @@
 #                       a space-separated list)
 #   EMBER_SANITIZER_TOOLS  compute-sanitizer tools (default "memcheck";
 #                       e.g. "memcheck racecheck synccheck initcheck")
+#   EMBER_BENCHES       benchmark binaries to run (default "bench_cuda"; "all":
+#                       every bench_* binary, the CPU ones too)
 #   EMBER_BENCH_ARGS    extra arguments for every benchmark binary
+#   EMBER_TORCH_PYTHON  the Python with a CUDA build of PyTorch for compare_gpu.py
+#                       (default python3; the step is skipped, and said so, when
+#                       it cannot import torch with CUDA)
+#   EMBER_COMPARE_RUNS  compare_gpu.py's --runs (default 3)
 #   EMBER_BENCH_TIMEOUT seconds allowed per benchmark binary (default 600)
 #   EMBER_JOBS          build jobs (default: all cores)
 #   EMBER_BUILD_DIR     build folder (default build/gpu-release)
@@ -159,7 +166,11 @@ fi
 
 # ---- 4. benchmarks ---------------------------------------------------------
 report "## Benchmarks"
-benches=$(find "$BUILD/benchmarks" -maxdepth 1 -type f -name 'bench_*' -perm -u+x 2>/dev/null | sort)
+if [ "${EMBER_BENCHES:-bench_cuda}" = all ]; then
+  benches=$(find "$BUILD/benchmarks" -maxdepth 1 -type f -name 'bench_*' -perm -u+x 2>/dev/null | sort)
+else
+  benches=$(for b in ${EMBER_BENCHES:-bench_cuda}; do [ -x "$BUILD/benchmarks/$b" ] && echo "$BUILD/benchmarks/$b"; done)
+fi
 [ -n "$benches" ] || report "no benchmark binaries were built."
 for bench in $benches; do
   name=$(basename "$bench")
@@ -172,6 +183,21 @@ for bench in $benches; do
   report_block "$REPORT_DIR/$name.log" 60
   step_result "$name" $rc
 done
+
+# ---- 5. the same work in PyTorch ------------------------------------------
+report "## ember against PyTorch (benchmarks/compare_gpu.py)"
+PY=${EMBER_TORCH_PYTHON:-python3}
+if "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+  log "compare_gpu.py"
+  "$PY" benchmarks/compare_gpu.py --build "$BUILD" --runs "${EMBER_COMPARE_RUNS:-3}" \
+    --python "$PY" --markdown "$REPORT_DIR/compare_gpu.md" >"$REPORT_DIR/compare_gpu.log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then cat "$REPORT_DIR/compare_gpu.md" >>"$REPORT"; report ""; else report_block "$REPORT_DIR/compare_gpu.log" 30; fi
+  step_result "compare_gpu.py" $rc
+else
+  report "$PY cannot import torch with CUDA: step not run."
+  report ""
+fi
 
 report "## Result: $([ $STATUS -eq 0 ] && echo 'all steps passed' || echo 'SOME STEPS FAILED')"
 log "report: $REPORT"
