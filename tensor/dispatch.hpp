@@ -69,9 +69,14 @@ using CatKernel = void(const Tensor& out, const std::vector<Tensor>& inputs, int
 // pads: (left, right) pairs from the last dim backwards, as torch.nn.functional.pad.
 using PadKernel = void(const Tensor& out, const Tensor& x, const Dims& pads, const Scalar& value);
 using FlipKernel = void(const Tensor& out, const Tensor& x, const Dims& dims);
-// Updates param, exp_avg, exp_avg_sq (and max_exp_avg_sq when amsgrad) in place; all contiguous, one dtype.
-using AdamKernel = void(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                        const Tensor& max_exp_avg_sq, const AdamArgs& args);
+// The tensors of one multi-tensor Adam step: entry i of each list belongs to parameter i.
+// max_exp_avg_sqs is empty unless amsgrad.
+struct AdamTensorLists {
+  std::vector<Tensor> params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs;
+};
+// Updates every params[i], exp_avgs[i], exp_avg_sqs[i] (and max_exp_avg_sqs[i] when amsgrad) in place;
+// all contiguous, one device, one dtype (the meta function checks; entries may be empty).
+using AdamKernel = void(const AdamTensorLists& tensors, const AdamArgs& args);
 using TopkKernel = void(const Tensor& values, const Tensor& indices, const Tensor& x, const TopkArgs& args);
 
 enum class Op : int {

@@ -193,5 +193,8 @@ std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim = -1, bool descendin
 // One fused pass of Adam/AdamW over a parameter and its state (max_exp_avg_sq may be undefined unless amsgrad).
 void adam_step_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, Tensor& max_exp_avg_sq,
                 const AdamArgs& args);
+// The same step over many parameters at once (one device, one dtype, one step count): on CUDA one
+// multi-tensor launch per 256 parameters instead of one launch each.
+void adam_step_(const AdamTensorLists& tensors, const AdamArgs& args);
 
 }  // namespace ember::ops

@@ -75,8 +75,8 @@ bool vec_adam(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, co
   return true;
 }
 
-void adam_step_kernel(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                      const Tensor& max_exp_avg_sq, const AdamArgs& args) {
+void adam_step_one(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                   const Tensor& max_exp_avg_sq, const AdamArgs& args) {
   if (vec_adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, args)) return;
   visit_floating(param.dtype(), "adam_step", [&]<class T>() {
     T* p = param.data_ptr<T>();
@@ -86,6 +86,17 @@ void adam_step_kernel(const Tensor& param, const Tensor& grad, const Tensor& exp
     T* vmax = args.amsgrad ? max_exp_avg_sq.data_ptr<T>() : nullptr;
     parallel_range(0, param.numel(), kGrain, [&](int64_t lo, int64_t hi) { adam_range(p, g, m, v, vmax, lo, hi, args); });
   });
+}
+
+// Parameter by parameter: on the CPU a call costs far less than a kernel launch, and each
+// parameter's pass is already split over the threads.
+void adam_step_kernel(const AdamTensorLists& t, const AdamArgs& args) {
+  const Tensor none;
+  for (size_t i = 0; i < t.params.size(); ++i) {
+    if (t.params[i].numel() == 0) continue;
+    adam_step_one(t.params[i], t.grads[i], t.exp_avgs[i], t.exp_avg_sqs[i],
+                  args.amsgrad ? t.max_exp_avg_sqs[i] : none, args);
+  }
 }
 
 }  // namespace

@@ -1,5 +1,10 @@
-// Adam/AdamW: per-parameter state (exp_avg, exp_avg_sq, max_exp_avg_sq) and one fused kernel call each.
+// Adam/AdamW: per-parameter state (exp_avg, exp_avg_sq, max_exp_avg_sq); each step is one fused
+// multi-tensor call per group (ops::adam_step_ over lists).
 #include <ember/nn/optim/adam.hpp>
+
+#include <map>
+#include <string>
+#include <tuple>
 
 #include <ember/tensor/factory.hpp>
 
@@ -29,6 +34,9 @@ void Adam::step() {
     args.amsgrad = group.options["amsgrad"] != 0.0;
     args.maximize = group.options["maximize"] != 0.0;
     args.decoupled_weight_decay = decoupled_;
+    // One multi-tensor step per (device, dtype, step count) among the parameters with gradients:
+    // normally one per group (on CUDA, one launch per 256 parameters).
+    std::map<std::tuple<std::string, int, int64_t>, AdamTensorLists> buckets;
     for (auto& p : group.params) {
       Tensor g = p.grad();
       if (!g.defined()) continue;
@@ -38,11 +46,17 @@ void Adam::step() {
         st["exp_avg_sq"] = zeros_like(p);
         if (args.amsgrad) st["max_exp_avg_sq"] = zeros_like(p);
       }
-      args.step = ++step_of(p);
-      Tensor param = p;
-      Tensor grad = ops::contiguous(g);
-      Tensor none;
-      ops::adam_step_(param, grad, st["exp_avg"], st["exp_avg_sq"], args.amsgrad ? st["max_exp_avg_sq"] : none, args);
+      const int64_t step = ++step_of(p);
+      AdamTensorLists& b = buckets[{p.device().str(), static_cast<int>(p.dtype().kind), step}];
+      b.params.push_back(p);
+      b.grads.push_back(ops::contiguous(g));
+      b.exp_avgs.push_back(st["exp_avg"]);
+      b.exp_avg_sqs.push_back(st["exp_avg_sq"]);
+      if (args.amsgrad) b.max_exp_avg_sqs.push_back(st["max_exp_avg_sq"]);
+    }
+    for (auto& [key, tensors] : buckets) {
+      args.step = std::get<2>(key);
+      ops::adam_step_(tensors, args);
     }
   }
 }

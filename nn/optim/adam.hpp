@@ -1,4 +1,4 @@
-// Adam and AdamW, each step one fused pass per parameter (ops::adam_step_).
+// Adam and AdamW, each step one fused multi-tensor pass per parameter group (ops::adam_step_ over lists).
 // Adam's default learning rate is 3e-4.
 #pragma once
 

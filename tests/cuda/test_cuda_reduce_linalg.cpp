@@ -219,4 +219,55 @@ TEST(CudaOptim, AdamStepMatchesCpu) {
   }
 }
 
+// The multi-tensor step: 300 parameters (more than one launch's 256), sizes from 0 to
+// several 16384-element chunks, against the CPU's list step.
+TEST(CudaOptim, AdamListStepMatchesCpu) {
+  EMBER_SKIP_WITHOUT_GPU();
+  auto adam_close = [](const Tensor& got, const Tensor& want) {
+    if (!got.is_cuda()) return ::testing::AssertionFailure() << "not on the GPU: " << got.describe();
+    if (want.dtype() == kFloat64) return all_close(got, want, 1e-12, 1e-12);
+    if (want.dtype() == kFloat32) return all_close(got, want, 1e-6, 1e-5);
+    return all_close(got, want, 1e-2, 2e-2);
+  };
+  manual_seed(16);
+  for (DType dt : {kFloat32, kFloat64, kFloat16}) {
+    for (bool amsgrad : {false, true}) {
+      AdamArgs args;
+      args.lr = 1e-2;
+      args.weight_decay = 0.1;
+      args.amsgrad = amsgrad;
+      args.step = 2;
+      AdamTensorLists cpu, cuda;
+      for (int i = 0; i < 300; ++i) {
+        const int64_t n = i % 50 == 7 ? 40000 + i : (i * 37) % 1500;  // some span chunks; i = 0 is empty
+        Tensor p = ops::to(randn({n}, kFloat64), dt), g = ops::to(randn({n}, kFloat64), dt);
+        Tensor m = ops::to(randn({n}, kFloat64), dt), v = ops::to(rand({n}, kFloat64), dt);
+        Tensor vmax = ops::to(rand({n}, kFloat64), dt);
+        cpu.params.push_back(p.clone());
+        cpu.grads.push_back(g);
+        cpu.exp_avgs.push_back(m.clone());
+        cpu.exp_avg_sqs.push_back(v.clone());
+        cuda.params.push_back(gpu(p));
+        cuda.grads.push_back(gpu(g));
+        cuda.exp_avgs.push_back(gpu(m));
+        cuda.exp_avg_sqs.push_back(gpu(v));
+        if (amsgrad) {
+          cpu.max_exp_avg_sqs.push_back(vmax.clone());
+          cuda.max_exp_avg_sqs.push_back(gpu(vmax));
+        }
+      }
+      ops::adam_step_(cpu, args);
+      ops::adam_step_(cuda, args);
+      for (size_t i = 0; i < cpu.params.size(); ++i) {
+        EXPECT_TRUE(adam_close(cuda.params[i], cpu.params[i])) << dt << " param " << i;
+        EXPECT_TRUE(adam_close(cuda.exp_avgs[i], cpu.exp_avgs[i])) << i;
+        EXPECT_TRUE(adam_close(cuda.exp_avg_sqs[i], cpu.exp_avg_sqs[i])) << i;
+        if (amsgrad) {
+          EXPECT_TRUE(adam_close(cuda.max_exp_avg_sqs[i], cpu.max_exp_avg_sqs[i])) << i;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
