@@ -179,6 +179,10 @@ Tensor mm(const Tensor& a, const Tensor& b);
 Tensor bmm(const Tensor& a, const Tensor& b);
 Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = {});
+// act(x @ w^T + b) with the activation in the GEMM's epilogue where the backend has one. relu stays fused
+// under autograd (its gradient needs only the output); gelu_tanh is fused when no gradient is recorded,
+// else linear then gelu (its gradient needs the pre-activation).
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act);
 
 // ---- convolution, pooling, normalisation -----------------------------------------------------
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = {}, const Conv2dArgs& args = {});

@@ -66,13 +66,19 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 // x (*, in), w (out, in), bias (out)
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
-  Tensor out = ops::linear(x, w, bias);
-  if (!any_requires_grad(x, w, bias)) return out;
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) { return linear(x, w, bias, Activation::none); }
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act) {
+  const bool record = any_requires_grad(x, w, bias);
+  if (record && act == Activation::gelu_tanh) return gelu(linear(x, w, bias), "tanh");
+  Tensor out = ops::linear(x, w, bias, act);
+  if (!record) return out;
+  const bool relu = act == Activation::relu;
   auto node = make_node(
-      "linear",
-      [bshape = bias.defined() ? Dims(bias.shape()) : Dims()](Node& n, const Tensor& g) -> tensor_list {
+      relu ? "linear_relu" : "linear",
+      [bshape = bias.defined() ? Dims(bias.shape()) : Dims(), relu](Node& n, const Tensor& grad) -> tensor_list {
         Tensor x = n.saved(0), w = n.saved(1);
+        const Tensor g = relu ? relu_backward(grad, n.saved(2)) : grad;  // through relu, from its output
         Tensor gx, gw, gb;
         if (n.needs(0)) gx = matmul(g, w);
         if (n.needs(1)) gw = mm(t(reshape(g, {-1, w.size(0)})), reshape(x, {-1, w.size(1)}));
@@ -82,6 +88,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
       x, w, bias);
   node->save(x);
   node->save(w);
+  if (relu) node->save_output(out);
   return set_history(out, node);
 }
 

@@ -43,9 +43,12 @@ void Linear::reset_parameters() {
   reset_weight_and_bias(weight, bias);
 }
 std::string Linear::extra_repr() const {
-  return repr("in_features=", in_features, ", out_features=", out_features, ", bias=", py_bool(bias.defined()));
+  std::string s =
+      repr("in_features=", in_features, ", out_features=", out_features, ", bias=", py_bool(bias.defined()));
+  if (activation != Activation::none) s += std::string(", activation=") + activation_name(activation);
+  return s;
 }
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias, activation); }
 
 // ---- Conv2d ----
 Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding, int64_t dilation, int64_t groups,

@@ -20,6 +20,8 @@ class Linear : public Module {
   Tensor weight;  // (out_features, in_features)
   Tensor bias;    // (out_features) or undefined
   int64_t in_features, out_features;
+  // Applied to the output in the GEMM's epilogue (Linear + ReLU as one op); none by default.
+  Activation activation = Activation::none;
 };
 
 class Conv2d : public Module {

@@ -46,7 +46,7 @@ using LossBackwardKernel = void(const Tensor& grad_input, const Tensor& grad_out
                                 const Tensor& target, const Tensor& weight, const CrossEntropyArgs& args);
 using MatmulKernel = void(const Tensor& out, const Tensor& a, const Tensor& b);
 // out = x @ w^T + bias (bias may be undefined).
-using LinearKernel = void(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias);
+using LinearKernel = void(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Activation act);
 using Conv2dKernel = void(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias,
                           const Conv2dArgs& args);
 // backward_input: out = grad_x, a = grad_out, b = weight; backward_weight: out = grad_w, a = grad_out, b = x.

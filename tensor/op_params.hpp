@@ -24,6 +24,11 @@ struct UnaryArgs {
   bool has_b = true;  // clamp: max given
 };
 
+// The activation a linear layer may apply to its output in the GEMM's epilogue
+// (cuBLASLt's RELU/GELU epilogues on CUDA). gelu_tanh is gelu(x, "tanh").
+enum class Activation : int { none = 0, relu = 1, gelu_tanh = 2 };
+const char* activation_name(Activation act);
+
 // Binary ops: out = a op (alpha * b) for add/sub; mode picks a variant (gelu_backward: 1 = tanh).
 struct BinaryArgs {
   double alpha = 1.0;

@@ -145,7 +145,10 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Te
 Tensor mm(const Tensor& a, const Tensor& b);        // (n, k) @ (k, m)
 Tensor bmm(const Tensor& a, const Tensor& b);       // (B, n, k) @ (B, k, m)
 Tensor matmul(const Tensor& a, const Tensor& b);    // numpy semantics, batch broadcasting
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = {});  // x @ w^T + b
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = {},
+              Activation act = Activation::none);  // act(x @ w^T + b)
+// Applies act to out in place: the linear epilogue of kernels that cannot fuse it.
+void apply_activation_(const Tensor& out, Activation act);
 
 // ---- convolution and pooling (ops_conv.cpp, ops_pool.cpp) -------------------------------
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = {}, const Conv2dArgs& args = {});

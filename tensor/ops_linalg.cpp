@@ -106,7 +106,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 // x: (*, in), w: (out, in), bias: (out) or undefined -> (*, out)
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act) {
   check_operands("linear", x, w, false);
   EMBER_CHECK(w.dim() == 2, "linear: expected a 2-D weight (out_features, in_features), got w is ", w.describe());
   EMBER_CHECK(x.dim() >= 1, "linear: expected an input with at least 1 dim, got x is ", x.describe());
@@ -123,9 +123,32 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   lead.pop_back();
   const int64_t M = product(lead);
   Tensor out = empty({M, N}, x.options());
-  if (out.numel() > 0) EMBER_KERNEL(linear, x.device())(out, reshape(x, {M, K}), w, bias);
+  EMBER_CHECK(act == Activation::none || act == Activation::relu || act == Activation::gelu_tanh,
+              "linear: unknown activation ", static_cast<int>(act));
+  if (out.numel() > 0) EMBER_KERNEL(linear, x.device())(out, reshape(x, {M, K}), w, bias, act);
   lead.push_back(N);
   return reshape(out, lead);
 }
 
+void apply_activation_(const Tensor& out, Activation act) {
+  if (act == Activation::none || out.numel() == 0) return;
+  Tensor o = out;
+  UnaryArgs args;
+  args.mode = 1;  // gelu: the tanh form; relu ignores it
+  unary_(act == Activation::relu ? Op::relu : Op::gelu, o, args);
+}
+
 }  // namespace ember::ops
+
+namespace ember {
+
+const char* activation_name(Activation act) {
+  switch (act) {
+    case Activation::none: return "none";
+    case Activation::relu: return "relu";
+    case Activation::gelu_tanh: return "gelu_tanh";
+  }
+  return "unknown";
+}
+
+}  // namespace ember

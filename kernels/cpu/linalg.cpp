@@ -13,6 +13,7 @@
 #include <ember/kernels/cpu/gemm.hpp>
 #include <ember/kernels/cpu/parallel.hpp>
 #include <ember/kernels/cpu/register.hpp>
+#include <ember/tensor/ops.hpp>
 #include <ember/tensor/tensor.hpp>
 
 namespace ember::cpu {
@@ -65,8 +66,9 @@ void bmm_kernel(const Tensor& out, const Tensor& a, const Tensor& b) {
   });
 }
 
-// out: (M, N), x: (M, K), w: (N, K), bias: (N) or undefined
-void linear_kernel(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) {
+// out: (M, N), x: (M, K), w: (N, K), bias: (N) or undefined; act applied after the GEMM
+// (one vectorised pass over out, which is still in cache for layer-sized outputs).
+void linear_kernel(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Activation act) {
   visit_floating(out.dtype(), "linear", [&]<class T>() {
     const int64_t M = x.size(0), K = x.size(1), N = w.size(0);
     T* po = out.data_ptr<T>();
@@ -83,6 +85,7 @@ void linear_kernel(const Tensor& out, const Tensor& x, const Tensor& w, const Te
     gemm<T>(M, N, K, const_matrix<T>(x, x.data_ptr<T>(), 0, 1), ConstMatrix<T>{w.data_ptr<T>(), w.stride(1), w.stride(0)},
             Matrix<T>{po, rs, cs}, bias.defined());
   });
+  ops::apply_activation_(out, act);
 }
 
 }  // namespace

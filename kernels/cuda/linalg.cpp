@@ -149,9 +149,19 @@ void make_layout(const char* op, cublasLtMatrixLayout_t* layout, cudaDataType_t 
   }
 }
 
-// One cuBLASLt matmul: out (B, M, N) contiguous = a (B, M, K) @ b (B, K, N) [+ bias (N)].
+// The cuBLASLt epilogue for a bias (or none) and an activation.
+cublasLtEpilogue_t epilogue_of(bool bias, Activation act) {
+  switch (act) {
+    case Activation::relu: return bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+    case Activation::gelu_tanh: return bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+    case Activation::none: break;
+  }
+  return bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+}
+
+// One cuBLASLt matmul: out (B, M, N) contiguous = act(a (B, M, K) @ b (B, K, N) [+ bias (N)]).
 // Returns false (nothing launched) when cuBLASLt offers no algorithm for this problem.
-bool lt_matmul(const char* op, const Tensor& out, Tensor a, Tensor b, const Tensor& bias) {
+bool lt_matmul(const char* op, const Tensor& out, Tensor a, Tensor b, const Tensor& bias, Activation act) {
   const int device = out.device().index;
   const int64_t batch = out.size(0), M = out.size(1), N = out.size(2);
   const LtTypes types = lt_types(out.dtype());
@@ -163,10 +173,11 @@ bool lt_matmul(const char* op, const Tensor& out, Tensor a, Tensor b, const Tens
   const cublasOperation_t ta = lhs.trans ? CUBLAS_OP_T : CUBLAS_OP_N, tb = rhs.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
   EMBER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), op);
   EMBER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), op);
-  if (bias.defined()) {
-    const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-    const void* bias_ptr = bias.data_ptr();
+  const cublasLtEpilogue_t epi = epilogue_of(bias.defined(), act);
+  if (epi != CUBLASLT_EPILOGUE_DEFAULT)
     EMBER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), op);
+  if (bias.defined()) {
+    const void* bias_ptr = bias.data_ptr();
     EMBER_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)), op);
     EMBER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &types.data,
@@ -212,8 +223,11 @@ bool lt_matmul(const char* op, const Tensor& out, Tensor a, Tensor b, const Tens
   return true;
 }
 
-// out (B, M, N) = a (B, M, K) @ b (B, K, N) [+ bias (N)], any dtype.
-void batched_gemm(const char* op, const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& bias) {
+// out (B, M, N) = act(a (B, M, K) @ b (B, K, N) [+ bias (N)]), any dtype (act: floating only). The bias
+// and activation go into cuBLASLt's epilogue; where it has no algorithm with them, the plain product is
+// followed by the add and activation kernels.
+void batched_gemm(const char* op, const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& bias,
+                  Activation act = Activation::none) {
   EMBER_CHECK(out.is_cuda() && out.is_contiguous(), op, ": CUDA kernel expects a contiguous CUDA output, got ",
               out.describe());
   const int64_t K = a.size(2);
@@ -222,6 +236,7 @@ void batched_gemm(const char* op, const Tensor& out, const Tensor& a, const Tens
   if (K == 0) {  // empty inner dimension: out = 0 (+ bias)
     EMBER_KERNEL(fill, dev)(out, Scalar(0));
     if (bias.defined()) EMBER_KERNEL(add, dev)(out, out, bias, BinaryArgs{});
+    ops::apply_activation_(out, act);
     return;
   }
   if (!out.dtype().is_floating()) {
@@ -230,10 +245,11 @@ void batched_gemm(const char* op, const Tensor& out, const Tensor& a, const Tens
     return;
   }
   Tensor bias_c = bias.defined() ? ops::contiguous(bias) : Tensor();
-  if (bias_c.defined() && lt_matmul(op, out, a, b, bias_c)) return;
-  EMBER_CHECK(lt_matmul(op, out, a, b, Tensor()), op, ": cuBLASLt found no algorithm for ", a.describe(), " @ ",
-              b.describe());
+  if ((bias_c.defined() || act != Activation::none) && lt_matmul(op, out, a, b, bias_c, act)) return;
+  EMBER_CHECK(lt_matmul(op, out, a, b, Tensor(), Activation::none), op, ": cuBLASLt found no algorithm for ",
+              a.describe(), " @ ", b.describe());
   if (bias_c.defined()) EMBER_KERNEL(add, dev)(out, out, bias_c, BinaryArgs{});
+  ops::apply_activation_(out, act);
 }
 
 // a: (M, K), b: (K, N), out: (M, N)
@@ -245,8 +261,9 @@ void mm_kernel(const Tensor& out, const Tensor& a, const Tensor& b) {
 void bmm_kernel(const Tensor& out, const Tensor& a, const Tensor& b) { batched_gemm("bmm", out, a, b, Tensor()); }
 
 // x: (M, K), w: (N, K), bias: (N) or undefined, out: (M, N)
-void linear_kernel(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias) {
-  batched_gemm("linear", ops::unsqueeze(out, 0), ops::unsqueeze(x, 0), ops::unsqueeze(ops::transpose(w, 0, 1), 0), bias);
+void linear_kernel(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, Activation act) {
+  batched_gemm("linear", ops::unsqueeze(out, 0), ops::unsqueeze(x, 0), ops::unsqueeze(ops::transpose(w, 0, 1), 0), bias,
+               act);
 }
 
 }  // namespace

@@ -144,6 +144,9 @@ CASE("bmm", "matmul_broadcast", GradGrad, ({R({2, 1, 2, 3}), R({3, 3, 2})}), F2(
 CASE("mm", "matmul_vec", GradGrad, ({R({3}), R({3, 2})}), F2(matmul(a, b)));
 CASE("linear", "", GradGrad, ({R({2, 3}), R({4, 3}), R({4})}), F3(linear(a, b, c)));
 CASE("linear", "3d_nobias", Grad, ({R({2, 2, 3}), N({3, 3})}), F2(linear(a, b)));
+// The fused epilogues: relu differentiated through its output, gelu composed under autograd.
+CASE("linear", "relu_epilogue", GradGrad, ({R({2, 3}), R({4, 3}), R({4})}), F3(linear(a, b, c, Activation::relu)));
+CASE("linear", "gelu_epilogue", GradGrad, ({R({2, 3}), R({4, 3}), N({4})}), F3(linear(a, b, c, Activation::gelu_tanh)));
 
 // ---- convolution and pooling --------------------------------------------------------------------------
 Conv2dArgs conv_args() {

@@ -158,6 +158,12 @@ TEST(CudaLinalg, MmBmmLinearMatchCpu) {
     Tensor x = make({6, 11, 48}), w = make({24, 48}), bias = make({24});
     EXPECT_TRUE(close(ops::linear(gpu(x), gpu(w), gpu(bias)), ops::linear(x, w, bias))) << "linear bias " << dt;
     EXPECT_TRUE(close(ops::linear(gpu(x), gpu(w)), ops::linear(x, w))) << "linear " << dt;
+    for (Activation act : {Activation::relu, Activation::gelu_tanh}) {  // cuBLASLt's epilogues
+      EXPECT_TRUE(close(ops::linear(gpu(x), gpu(w), gpu(bias), act), ops::linear(x, w, bias, act)))
+          << "linear bias " << activation_name(act) << " " << dt;
+      EXPECT_TRUE(close(ops::linear(gpu(x), gpu(w), Tensor(), act), ops::linear(x, w, Tensor(), act)))
+          << "linear " << activation_name(act) << " " << dt;
+    }
     Tensor ma = make({3, 1, 8, 16}), mb = make({4, 16, 5});  // batch-broadcast matmul goes through bmm
     EXPECT_TRUE(close(ops::matmul(gpu(ma), gpu(mb)), ops::matmul(ma, mb))) << "matmul " << dt;
   }

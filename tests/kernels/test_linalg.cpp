@@ -316,6 +316,28 @@ TEST(Linalg, LinearWithAndWithoutBias) {
   EXPECT_TRUE(all_close(ops::linear(ones({2, 0}), ones({3, 0}), bias), ops::add(zeros({2, 3}), bias), 0.0, 0.0));
 }
 
+// The activation epilogue equals the activation applied to the plain linear output.
+TEST(Linalg, LinearActivationEpilogue) {
+  manual_seed(7);
+  for (DType dt : {kFloat32, kFloat64}) {
+    Tensor x = randn({3, 4, 19}, dt), w = randn({13, 19}, dt), b = randn({13}, dt);
+    for (bool with_bias : {true, false}) {
+      const Tensor bias = with_bias ? b : Tensor();
+      const Tensor plain = ops::linear(x, w, bias);
+      EXPECT_TRUE(all_close(ops::linear(x, w, bias, Activation::relu), ops::relu(plain), 0.0, 0.0)) << dt;
+      EXPECT_TRUE(all_close(ops::linear(x, w, bias, Activation::gelu_tanh), ops::gelu(plain, "tanh"), 0.0, 0.0)) << dt;
+      EXPECT_TRUE(all_close(ops::linear(x, w, bias, Activation::none), plain, 0.0, 0.0)) << dt;
+    }
+  }
+  // relu really clamps: some outputs of a random layer are negative before it.
+  Tensor x = randn({8, 5}), w = randn({6, 5});
+  EXPECT_LT(ops::amin(ops::linear(x, w)).item<float>(), 0.0f);
+  EXPECT_GE(ops::amin(ops::linear(x, w, Tensor(), Activation::relu)).item<float>(), 0.0f);
+  EXPECT_EQ(ops::linear(randn({0, 5}), w, Tensor(), Activation::relu).shape(), Dims({0, 6}));
+  expect_error([&] { ops::linear(x, w, Tensor(), static_cast<Activation>(7)); }, {"linear", "activation", "7"});
+  EXPECT_STREQ(activation_name(Activation::gelu_tanh), "gelu_tanh");
+}
+
 TEST(Linalg, LinearErrorsNameShapes) {
   expect_error([] { ops::linear(ones({4, 5}), ones({3, 6})); }, {"linear: inner dimensions differ", "[4, 5]", "[3, 6]"});
   expect_error([] { ops::linear(ones({4, 5}), ones({3, 5}), ones({4})); }, {"linear:", "bias", "[3]", "[4]"});

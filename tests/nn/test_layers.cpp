@@ -23,6 +23,27 @@ TEST(Layers, LinearInitBoundsAndForward) {
   expect_error([&] { lin(randn({7, 99})); }, {"[7, 99]"});
 }
 
+// Linear with a fused activation: the same values and gradients as Linear followed by the activation.
+TEST(Layers, LinearWithActivationMatchesTheComposition) {
+  manual_seed(1);
+  nn::Linear lin(20, 9);
+  Tensor x = randn({6, 20});
+  Tensor plain = lin(x);
+  lin.activation = Activation::relu;
+  EXPECT_NE(lin.extra_repr().find("activation=relu"), std::string::npos) << lin.extra_repr();
+  Tensor fused = lin(x);
+  EXPECT_TRUE(all_close(fused, relu(plain), 0.0, 0.0));
+  fused.sum().backward();
+  Tensor gw_fused = lin.weight.grad().clone(), gb_fused = lin.bias.grad().clone();
+  lin.zero_grad();
+  relu(plain).sum().backward();
+  EXPECT_TRUE(all_close(gw_fused, lin.weight.grad(), 1e-6, 1e-6));
+  EXPECT_TRUE(all_close(gb_fused, lin.bias.grad(), 1e-6, 1e-6));
+  EXPECT_LT(ops::amin(plain).item<float>(), 0.0f);  // relu clipped something, so its mask mattered
+  lin.activation = Activation::gelu_tanh;
+  EXPECT_TRUE(all_close(lin(x), gelu(linear(x, lin.weight, lin.bias), "tanh"), 1e-6, 1e-6));
+}
+
 TEST(Layers, Conv2dShapes) {
   nn::Conv2d conv(3, 8, 3, 2, 1, 1, 1);
   EXPECT_EQ(conv.weight.shape(), (Dims{8, 3, 3, 3}));
