@@ -9,6 +9,10 @@
 // epilogue (the bias is per row of C^T, i.e. per output feature), falling back
 // to a separate broadcast add when cuBLASLt offers no algorithm with it.
 //
+// Plans: the descriptors and the heuristic's algorithm are built once per
+// problem (device, types, epilogue, layouts, pointer alignments) and cached per
+// host thread, so a repeated GEMM costs one cublasLtMatmul call on the host.
+//
 // Precision: float32 computes in full float32 unless set_allow_tf32(true)
 // (TF32 tensor cores: ~10 bits of mantissa in the products); 16-bit types
 // accumulate in float32; float64 in float64.
@@ -17,9 +21,11 @@
 // ~990 dense float16/bfloat16, ~67 float64).
 #include <cublasLt.h>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <utility>
 
 #include <ember/kernels/cuda/gemm.hpp>
@@ -159,31 +165,52 @@ cublasLtEpilogue_t epilogue_of(bool bias, Activation act) {
   return bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
 }
 
-// One cuBLASLt matmul: out (B, M, N) contiguous = act(a (B, M, K) @ b (B, K, N) [+ bias (N)]).
-// Returns false (nothing launched) when cuBLASLt offers no algorithm for this problem.
-bool lt_matmul(const char* op, const Tensor& out, Tensor a, Tensor b, const Tensor& bias, Activation act) {
-  const int device = out.device().index;
-  const int64_t batch = out.size(0), M = out.size(1), N = out.size(2);
-  const LtTypes types = lt_types(out.dtype());
-  // C^T (N x M) = op(B^T) (N x K) * op(A^T) (K x M): cuBLAS's "A" is our b, its "B" is our a.
-  Operand lhs = operand_of(b), rhs = operand_of(a);
-  DeviceGuard guard(device);
+// A plan: the descriptors of one problem and the algorithm cuBLASLt's heuristic chose for it
+// (found == false: none, the caller falls back). Built once per problem, then reused: only the
+// bias pointer changes between calls.
+struct Plan {
   Desc d;
+  cublasLtMatmulHeuristicResult_t heuristic{};
+  bool found = false;
+};
+
+// Everything a plan depends on: device, types, epilogue, both operands' layouts, the output's
+// shape and the four pointers' alignments (which restrict the algorithms).
+using PlanKey = std::array<int64_t, 22>;
+
+struct PlanKeyHash {
+  size_t operator()(const PlanKey& k) const {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the words
+    for (int64_t v : k) h = (h ^ static_cast<uint64_t>(v)) * 1099511628211ull;
+    return static_cast<size_t>(h);
+  }
+};
+
+// Per host thread, so a plan's descriptor (whose bias pointer is set per call) is never shared.
+// Bounded: a process that sees very many shapes starts over rather than grow without end.
+std::unordered_map<PlanKey, std::unique_ptr<Plan>, PlanKeyHash>& plan_cache() {
+  thread_local std::unordered_map<PlanKey, std::unique_ptr<Plan>, PlanKeyHash> cache;
+  return cache;
+}
+constexpr size_t kMaxPlans = 4096;
+
+std::unique_ptr<Plan> make_plan(const char* op, int device, const LtTypes& types, cublasLtEpilogue_t epi,
+                                const Operand& lhs, const Operand& rhs, int64_t batch, int64_t M, int64_t N,
+                                const uint32_t (&align)[4]) {
+  auto plan = std::make_unique<Plan>();
+  Desc& d = plan->d;
   EMBER_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.desc, types.compute, types.scale), op);
   const cublasOperation_t ta = lhs.trans ? CUBLAS_OP_T : CUBLAS_OP_N, tb = rhs.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
   EMBER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), op);
   EMBER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), op);
-  const cublasLtEpilogue_t epi = epilogue_of(bias.defined(), act);
   if (epi != CUBLASLT_EPILOGUE_DEFAULT)
     EMBER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), op);
-  if (bias.defined()) {
-    const void* bias_ptr = bias.data_ptr();
-    EMBER_CUBLAS_CHECK(
-        cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)), op);
+  const bool bias = epi == CUBLASLT_EPILOGUE_BIAS || epi == CUBLASLT_EPILOGUE_RELU_BIAS ||
+                    epi == CUBLASLT_EPILOGUE_GELU_BIAS;
+  if (bias)
     EMBER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &types.data,
                                                       sizeof(types.data)),
                        op);
-  }
   make_layout(op, &d.a, types.data, lhs.rows, lhs.cols, lhs.ld, batch, lhs.batch_stride);
   make_layout(op, &d.b, types.data, rhs.rows, rhs.cols, rhs.ld, batch, rhs.batch_stride);
   make_layout(op, &d.c, types.data, N, M, N, batch, M * N);
@@ -193,32 +220,61 @@ bool lt_matmul(const char* op, const Tensor& out, Tensor a, Tensor b, const Tens
                                                           sizeof(ws_bytes)),
                      op);
   // Views may start anywhere: let the heuristic pick only kernels the actual pointers satisfy.
-  const std::pair<cublasLtMatmulPreferenceAttributes_t, const void*> alignments[] = {
-      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, lhs.ptr},
-      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, rhs.ptr},
-      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, out.data_ptr()},
-      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, out.data_ptr()}};
-  for (const auto& [attr, ptr] : alignments) {
-    const uint32_t align = pointer_alignment(ptr);
-    EMBER_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(d.pref, attr, &align, sizeof(align)), op);
-  }
-  cublasLtHandle_t handle = lt_handle(device);
-  cublasLtMatmulHeuristicResult_t heuristic{};
+  const cublasLtMatmulPreferenceAttributes_t attrs[4] = {
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+  for (int i = 0; i < 4; ++i)
+    EMBER_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(d.pref, attrs[i], &align[i], sizeof(align[i])), op);
   int found = 0;
-  const cublasStatus_t hs =
-      cublasLtMatmulAlgoGetHeuristic(handle, d.desc, d.a, d.b, d.c, d.c, d.pref, 1, &heuristic, &found);
-  if (hs == CUBLAS_STATUS_NOT_SUPPORTED) return false;
-  EMBER_CUBLAS_CHECK(hs, op);
-  if (found == 0) return false;
+  const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(lt_handle(device), d.desc, d.a, d.b, d.c, d.c, d.pref, 1,
+                                                           &plan->heuristic, &found);
+  if (hs != CUBLAS_STATUS_NOT_SUPPORTED) EMBER_CUBLAS_CHECK(hs, op);
+  plan->found = hs == CUBLAS_STATUS_SUCCESS && found > 0;
+  return plan;
+}
+
+// One cuBLASLt matmul: out (B, M, N) contiguous = act(a (B, M, K) @ b (B, K, N) [+ bias (N)]).
+// Returns false (nothing launched) when cuBLASLt offers no algorithm for this problem.
+bool lt_matmul(const char* op, const Tensor& out, Tensor a, Tensor b, const Tensor& bias, Activation act) {
+  const int device = out.device().index;
+  const int64_t batch = out.size(0), M = out.size(1), N = out.size(2);
+  const LtTypes types = lt_types(out.dtype());
+  // C^T (N x M) = op(B^T) (N x K) * op(A^T) (K x M): cuBLAS's "A" is our b, its "B" is our a.
+  Operand lhs = operand_of(b), rhs = operand_of(a);
+  const cublasLtEpilogue_t epi = epilogue_of(bias.defined(), act);
+  const uint32_t align[4] = {pointer_alignment(lhs.ptr), pointer_alignment(rhs.ptr), pointer_alignment(out.data_ptr()),
+                             pointer_alignment(out.data_ptr())};
+  const PlanKey key = {device,   types.data, types.compute, types.scale, epi,        lhs.trans,       rhs.trans,
+                       batch,    M,          N,             lhs.rows,    lhs.cols,   lhs.ld,          lhs.batch_stride,
+                       rhs.rows, rhs.cols,   rhs.ld,        rhs.batch_stride,        align[0],        align[1],
+                       align[2], align[3]};
+  DeviceGuard guard(device);
+  auto& cache = plan_cache();
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    std::unique_ptr<Plan> plan = make_plan(op, device, types, epi, lhs, rhs, batch, M, N, align);
+    if (cache.size() >= kMaxPlans) cache.clear();
+    it = cache.emplace(key, std::move(plan)).first;
+  }
+  Plan& plan = *it->second;
+  if (!plan.found) return false;
+  if (bias.defined()) {
+    const void* bias_ptr = bias.data_ptr();
+    EMBER_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(plan.d.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)),
+        op);
+  }
   // Stream-ordered scratch from the caching allocator (Note [stream ownership]).
-  Tensor workspace = empty({static_cast<int64_t>(heuristic.workspaceSize)}, TensorOptions(kUInt8, out.device()));
+  Tensor workspace =
+      empty({static_cast<int64_t>(plan.heuristic.workspaceSize)}, TensorOptions(kUInt8, out.device()));
   const float alpha_f = 1.0f, beta_f = 0.0f;
   const double alpha_d = 1.0, beta_d = 0.0;
   const bool dbl = types.scale == CUDA_R_64F;
-  EMBER_CUBLAS_CHECK(cublasLtMatmul(handle, d.desc, dbl ? static_cast<const void*>(&alpha_d) : &alpha_f, lhs.ptr, d.a,
-                                    rhs.ptr, d.b, dbl ? static_cast<const void*>(&beta_d) : &beta_f, out.data_ptr(),
-                                    d.c, out.data_ptr(), d.c, &heuristic.algo, workspace.data_ptr(),
-                                    heuristic.workspaceSize, current_stream(device).handle()),
+  EMBER_CUBLAS_CHECK(cublasLtMatmul(lt_handle(device), plan.d.desc, dbl ? static_cast<const void*>(&alpha_d) : &alpha_f,
+                                    lhs.ptr, plan.d.a, rhs.ptr, plan.d.b,
+                                    dbl ? static_cast<const void*>(&beta_d) : &beta_f, out.data_ptr(), plan.d.c,
+                                    out.data_ptr(), plan.d.c, &plan.heuristic.algo, workspace.data_ptr(),
+                                    plan.heuristic.workspaceSize, current_stream(device).handle()),
                      op);
   return true;
 }

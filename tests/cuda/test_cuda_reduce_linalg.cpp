@@ -225,6 +225,24 @@ TEST(CudaOptim, AdamStepMatchesCpu) {
   }
 }
 
+// cuBLASLt plans are cached per problem: the same shapes again with new inputs and a new bias
+// (only the bias pointer changes in a reused plan), then the same shapes at an odd alignment.
+TEST(CudaLinalg, CachedPlansSeeNewInputsBiasAndAlignment) {
+  EMBER_SKIP_WITHOUT_GPU();
+  manual_seed(17);
+  for (int round = 0; round < 3; ++round) {
+    Tensor x = randn({33, 40}), w = randn({24, 40}), bias = randn({24});
+    EXPECT_TRUE(close(ops::linear(gpu(x), gpu(w), gpu(bias), Activation::relu), ops::linear(x, w, bias, Activation::relu)))
+        << "round " << round;
+    EXPECT_TRUE(close(ops::mm(gpu(x), gpu(ops::t(w))), ops::mm(x, ops::t(w)))) << "round " << round;
+  }
+  // The same (33, 40) operand one float into a larger buffer: 4-byte alignment, a plan of its own.
+  Tensor big = randn({33 * 40 + 1}), w = randn({24, 40}), bias = randn({24});
+  Tensor x = ops::reshape(ops::slice(big, 0, 1, std::nullopt, 1), {33, 40});
+  Tensor xg = ops::reshape(ops::slice(gpu(big), 0, 1, std::nullopt, 1), {33, 40});
+  EXPECT_TRUE(close(ops::linear(xg, gpu(w), gpu(bias)), ops::linear(x, w, bias)));
+}
+
 // The multi-tensor step: 300 parameters (more than one launch's 256), sizes from 0 to
 // several 16384-element chunks, against the CPU's list step.
 TEST(CudaOptim, AdamListStepMatchesCpu) {
