@@ -20,9 +20,8 @@
 #include <ember/kernels/cuda/register.hpp>
 
 // The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
-EMBER_OP_TESTED(conv2d);
-EMBER_OP_TESTED(conv2d_backward_input);
-EMBER_OP_TESTED(conv2d_backward_weight);
+EMBER_OPS_TESTED(
+    "conv2d conv2d_backward_input conv2d_backward_weight ");
 #endif
 
 namespace {

@@ -15,16 +15,8 @@
 #include "cuda_compare.hpp"
 
 // The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
-EMBER_OP_TESTED(index_select);
-EMBER_OP_TESTED(index_add);
-EMBER_OP_TESTED(gather);
-EMBER_OP_TESTED(scatter_add);
-EMBER_OP_TESTED(one_hot);
-EMBER_OP_TESTED(cat);
-EMBER_OP_TESTED(pad);
-EMBER_OP_TESTED(flip);
-EMBER_OP_TESTED(topk);
-EMBER_OP_TESTED(sort);
+EMBER_OPS_TESTED(
+    "index_select index_add gather scatter_add one_hot cat pad flip topk sort ");
 
 namespace {
 

@@ -12,10 +12,8 @@
 #include "cuda_compare.hpp"
 
 // The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
-EMBER_OP_TESTED(nll_loss);
-EMBER_OP_TESTED(nll_loss_backward);
-EMBER_OP_TESTED(cross_entropy);
-EMBER_OP_TESTED(cross_entropy_backward);
+EMBER_OPS_TESTED(
+    "nll_loss nll_loss_backward cross_entropy cross_entropy_backward ");
 
 namespace {
 

@@ -15,18 +15,10 @@
 #include "cuda_compare.hpp"
 
 // The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
-EMBER_OP_TESTED(max_pool2d);
-EMBER_OP_TESTED(max_pool2d_backward);
-EMBER_OP_TESTED(avg_pool2d);
-EMBER_OP_TESTED(avg_pool2d_backward);
-EMBER_OP_TESTED(adaptive_avg_pool2d);
-EMBER_OP_TESTED(adaptive_avg_pool2d_backward);
-EMBER_OP_TESTED(batch_norm);
-EMBER_OP_TESTED(batch_norm_backward);
-EMBER_OP_TESTED(layer_norm);
-EMBER_OP_TESTED(layer_norm_backward);
-EMBER_OP_TESTED(group_norm);
-EMBER_OP_TESTED(group_norm_backward);
+EMBER_OPS_TESTED(
+    "max_pool2d max_pool2d_backward avg_pool2d avg_pool2d_backward adaptive_avg_pool2d "
+    "adaptive_avg_pool2d_backward batch_norm batch_norm_backward layer_norm "
+    "layer_norm_backward group_norm group_norm_backward ");
 
 namespace {
 

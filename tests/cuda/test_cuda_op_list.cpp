@@ -1,5 +1,5 @@
 // The CUDA op-list test: every op of tensor/ops.def must be compared with the
-// CPU by some test of this binary (EMBER_OP_TESTED in tests/cuda/test_cuda_*.cpp),
+// CPU by some test of this binary (EMBER_OPS_TESTED in tests/cuda/test_cuda_*.cpp),
 // so a new op cannot get a CUDA kernel that no test checks. Registration is
 // static, so this runs (and must pass) on machines without a GPU.
 #include <gtest/gtest.h>

@@ -16,57 +16,11 @@
 #include "test_util.hpp"
 
 // The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
-EMBER_OP_TESTED(neg);
-EMBER_OP_TESTED(abs);
-EMBER_OP_TESTED(sign);
-EMBER_OP_TESTED(exp);
-EMBER_OP_TESTED(log);
-EMBER_OP_TESTED(log1p);
-EMBER_OP_TESTED(sqrt);
-EMBER_OP_TESTED(rsqrt);
-EMBER_OP_TESTED(sin);
-EMBER_OP_TESTED(cos);
-EMBER_OP_TESTED(tanh);
-EMBER_OP_TESTED(sigmoid);
-EMBER_OP_TESTED(relu);
-EMBER_OP_TESTED(leaky_relu);
-EMBER_OP_TESTED(gelu);
-EMBER_OP_TESTED(silu);
-EMBER_OP_TESTED(softplus);
-EMBER_OP_TESTED(pow_scalar);
-EMBER_OP_TESTED(clamp);
-EMBER_OP_TESTED(reciprocal);
-EMBER_OP_TESTED(logical_not);
-EMBER_OP_TESTED(add);
-EMBER_OP_TESTED(sub);
-EMBER_OP_TESTED(mul);
-EMBER_OP_TESTED(div);
-EMBER_OP_TESTED(pow);
-EMBER_OP_TESTED(maximum);
-EMBER_OP_TESTED(minimum);
-EMBER_OP_TESTED(eq);
-EMBER_OP_TESTED(ne);
-EMBER_OP_TESTED(lt);
-EMBER_OP_TESTED(le);
-EMBER_OP_TESTED(gt);
-EMBER_OP_TESTED(ge);
-EMBER_OP_TESTED(logical_and);
-EMBER_OP_TESTED(logical_or);
-EMBER_OP_TESTED(gelu_backward);
-EMBER_OP_TESTED(relu_backward);
-EMBER_OP_TESTED(where);
-EMBER_OP_TESTED(masked_fill);
-EMBER_OP_TESTED(addcmul);
-EMBER_OP_TESTED(addcdiv);
-EMBER_OP_TESTED(copy);
-EMBER_OP_TESTED(fill);
-EMBER_OP_TESTED(arange);
-EMBER_OP_TESTED(linspace);
-EMBER_OP_TESTED(eye);
-EMBER_OP_TESTED(uniform);
-EMBER_OP_TESTED(normal);
-EMBER_OP_TESTED(randint);
-EMBER_OP_TESTED(dropout);
+EMBER_OPS_TESTED(
+    "neg abs sign exp log log1p sqrt rsqrt sin cos tanh sigmoid relu leaky_relu gelu silu "
+    "softplus pow_scalar clamp reciprocal logical_not add sub mul div pow maximum minimum eq "
+    "ne lt le gt ge logical_and logical_or gelu_backward relu_backward where masked_fill "
+    "addcmul addcdiv copy fill arange linspace eye uniform normal randint dropout ");
 
 namespace {
 

@@ -21,19 +21,9 @@
 #include <ember/kernels/cuda/register.hpp>
 
 // The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
-EMBER_OP_TESTED(sum);
-EMBER_OP_TESTED(mean);
-EMBER_OP_TESTED(prod);
-EMBER_OP_TESTED(amax);
-EMBER_OP_TESTED(amin);
-EMBER_OP_TESTED(softmax);
-EMBER_OP_TESTED(log_softmax);
-EMBER_OP_TESTED(softmax_backward);
-EMBER_OP_TESTED(log_softmax_backward);
-EMBER_OP_TESTED(mm);
-EMBER_OP_TESTED(bmm);
-EMBER_OP_TESTED(linear);
-EMBER_OP_TESTED(adam_step);
+EMBER_OPS_TESTED(
+    "sum mean prod amax amin softmax log_softmax softmax_backward log_softmax_backward mm bmm "
+    "linear adam_step ");
 #endif
 
 namespace {

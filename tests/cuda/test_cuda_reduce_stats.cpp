@@ -12,15 +12,8 @@
 #include "cuda_compare.hpp"
 
 // The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
-EMBER_OP_TESTED(var);
-EMBER_OP_TESTED(std);
-EMBER_OP_TESTED(logsumexp);
-EMBER_OP_TESTED(norm);
-EMBER_OP_TESTED(max_dim);
-EMBER_OP_TESTED(min_dim);
-EMBER_OP_TESTED(argmax);
-EMBER_OP_TESTED(argmin);
-EMBER_OP_TESTED(cumsum);
+EMBER_OPS_TESTED(
+    "var std logsumexp norm max_dim min_dim argmax argmin cumsum ");
 
 namespace {
 

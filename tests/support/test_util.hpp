@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -83,6 +85,21 @@ inline bool mark_tested(Op op) {
   tested_ops().insert(static_cast<int>(op));
   return true;
 }
+// Marks every op named in a space-separated list; an unknown name aborts at start-up, naming it.
+inline bool mark_tested_names(const char* names) {
+  std::istringstream in(names);
+  for (std::string name; in >> name;) {
+    int found = -1;
+    for (int i = 0; i < kNumOps && found < 0; ++i)
+      if (name == op_info(static_cast<Op>(i)).name) found = i;
+    if (found < 0) {
+      std::fprintf(stderr, "EMBER_OPS_TESTED: no op named '%s' in tensor/ops.def\n", name.c_str());
+      std::abort();
+    }
+    tested_ops().insert(found);
+  }
+  return true;
+}
 
 // Runs fn() once per CPU kernel path this machine has (scalar, avx2, avx512),
 // each forced with a CpuIsaGuard and named in failure messages. Paths the CPU
@@ -112,3 +129,6 @@ void for_each_cpu_isa(F&& fn) {
 // Declares (at namespace scope in a test file) that the file tests op `name`.
 #define EMBER_OP_TESTED(name) \
   [[maybe_unused]] static const bool ember_op_tested_##name = ::ember::testing::mark_tested(::ember::Op::name)
+// The same for a space-separated list of op names (one per file: "neg abs sign ...").
+#define EMBER_OPS_TESTED(names) \
+  [[maybe_unused]] static const bool ember_ops_tested_list = ::ember::testing::mark_tested_names(names)
