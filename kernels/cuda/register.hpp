@@ -6,6 +6,9 @@
 // reports "no kernel for device cuda" clearly.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include <ember/tensor/dispatch.hpp>
 
 namespace ember::cuda {
@@ -36,5 +39,26 @@ void register_optim_kernels(KernelTable& t);   // optim.cu: adam_step
 // TF32 tensor cores for float32 GEMMs and convolutions (off by default: full float32 precision).
 void set_allow_tf32(bool allow);
 bool allow_tf32();
+
+// Which cuDNN API builds convolution plans (conv.cpp): the backend graph API (default; a problem it
+// has no plan for falls back to the descriptor API) or the deprecated descriptor API everywhere.
+// Applies to plans built after the call; plans already cached keep theirs.
+enum class CudnnConvApi { graph, legacy };
+void set_cudnn_conv_api(CudnnConvApi api);
+CudnnConvApi cudnn_conv_api();
+
+// Convolution plans built so far in this process, by the API that built them.
+struct ConvPlanCounts {
+  int64_t graph = 0;
+  int64_t legacy = 0;
+};
+ConvPlanCounts conv_plan_counts();
+
+// Builds (without a GPU or a handle) the cuDNN backend descriptors of one convolution, up to its
+// operation node: direction 0 = forward, 1 = backward data, 2 = backward filter; x, w, y are the
+// 4-D shapes of the problem. Returns "" when cuDNN finalizes them all, else the first failing call
+// and its status. For tests.
+std::string conv_graph_check(int direction, DType dt, const Dims& x, const Dims& w, const Dims& y,
+                             const Conv2dArgs& args);
 
 }  // namespace ember::cuda

@@ -1,12 +1,14 @@
 // CPU-vs-CUDA agreement of conv2d and its backward ops (kernels/cuda/conv.cpp,
-// cuDNN): padding, stride, dilation, groups (depthwise included), 1x1 and
-// non-square kernels, bias, unbatched input, float32/float64/float16/bfloat16,
-// the TF32 switch, and the plan cache (the same shape twice, then another).
-// Every test skips cleanly without a GPU. Tolerances: rtol 1e-4 for float32 (the
-// CPU runs im2col + GEMM, cuDNN its own summation order), 2e-2 for 16-bit, 1e-2
-// with TF32; the absolute part is cuda_compare's, scaled by the RMS of the
-// expected values (a sum of K products has rounding error ~ sqrt(K) ulps of its
-// terms, so outputs near zero are judged against the scale of the whole output).
+// cuDNN, through its graph API and again through the descriptor API):
+// padding, stride, dilation, groups (depthwise included), 1x1 and non-square
+// kernels, bias, unbatched input, float32/float64/float16/bfloat16, the TF32
+// switch, and the plan cache (the same shape twice, then another). Every test
+// but GraphDescriptorsFinalize (which needs no GPU) skips cleanly without one.
+// Tolerances: rtol 1e-4 for float32 (the CPU runs im2col + GEMM, cuDNN its own
+// summation order), 2e-2 for 16-bit, 1e-2 with TF32; the absolute part is
+// cuda_compare's, scaled by the RMS of the expected values (a sum of K
+// products has rounding error ~ sqrt(K) ulps of its terms, so outputs near
+// zero are judged against the scale of the whole output).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -72,9 +74,8 @@ std::vector<ConvCase> conv_cases() {
           {{1, 1, 4, 4}, {1, 1, 4, 4}, conv_args(1, 0, 1, 1), "kernel = input"}};
 }
 
-TEST(CudaConv, ForwardAndBackwardMatchCpu) {
-  EMBER_SKIP_WITHOUT_GPU();
-  manual_seed(51);
+// Every case through one cuDNN API, compared with the CPU.
+void check_conv_cases() {
   for (DType dt : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
     for (const ConvCase& c : conv_cases()) {
       Tensor x = ops::to(randn(c.x, kFloat64), dt), w = ops::to(randn(c.w, kFloat64), dt);
@@ -96,6 +97,58 @@ TEST(CudaConv, ForwardAndBackwardMatchCpu) {
     }
   }
 }
+
+TEST(CudaConv, ForwardAndBackwardMatchCpu) {
+  EMBER_SKIP_WITHOUT_GPU();
+  manual_seed(51);
+#if defined(EMBER_WITH_CUDA)
+  // The graph API (default): it must build plans itself (a silent fall back everywhere would fail).
+  ASSERT_EQ(cuda::cudnn_conv_api(), cuda::CudnnConvApi::graph);
+  const cuda::ConvPlanCounts before = cuda::conv_plan_counts();
+  check_conv_cases();
+  const cuda::ConvPlanCounts graph = cuda::conv_plan_counts();
+  EXPECT_GT(graph.graph, before.graph) << "no convolution plan came from cuDNN's graph API";
+  // The descriptor API, forced: every new plan is a legacy one.
+  cuda::set_cudnn_conv_api(cuda::CudnnConvApi::legacy);
+  check_conv_cases();
+  cuda::set_cudnn_conv_api(cuda::CudnnConvApi::graph);
+  const cuda::ConvPlanCounts legacy = cuda::conv_plan_counts();
+  EXPECT_EQ(legacy.graph, graph.graph);
+  EXPECT_GE(legacy.legacy - graph.legacy, static_cast<int64_t>(conv_cases().size() * 3 * 4))
+      << "forcing the descriptor API did not build one plan per case, direction and dtype";
+#else
+  check_conv_cases();
+#endif
+}
+
+#if defined(EMBER_WITH_CUDA)
+
+// The backend descriptors (tensors, convolution, operation node) finalize for every case, direction
+// and dtype; cuDNN rejects inconsistent shapes. Needs no GPU: runs in every CUDA build with cuDNN.
+TEST(CudaConv, GraphDescriptorsFinalize) {
+  if (cuda::conv_graph_check(0, kFloat32, {1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}, Conv2dArgs{}) ==
+      "this build has no cuDNN")
+    GTEST_SKIP() << "this CUDA build has no cuDNN";
+  for (DType dt : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+    for (const ConvCase& c : conv_cases()) {
+      Tensor y = ops::conv2d(randn(c.x), randn(c.w), {}, c.args);
+      for (int dir = 0; dir < 3; ++dir)
+        EXPECT_EQ(cuda::conv_graph_check(dir, dt, c.x, c.w, y.shape(), c.args), "")
+            << c.what << " direction " << dir << " " << dt;
+    }
+  }
+  Conv2dArgs a;
+  a.padding[0] = a.padding[1] = 1;
+  const std::string wrong_out = cuda::conv_graph_check(0, kFloat32, {2, 3, 9, 11}, {4, 3, 3, 3}, {2, 4, 8, 11}, a);
+  EXPECT_NE(wrong_out.find("cudnnBackendFinalize"), std::string::npos) << "wrong output height: " << wrong_out;
+  a.groups = 3;
+  const std::string wrong_groups = cuda::conv_graph_check(2, kFloat32, {2, 6, 8, 8}, {9, 4, 3, 3}, {2, 9, 8, 8}, a);
+  EXPECT_NE(wrong_groups.find("cudnnBackendFinalize"), std::string::npos) << "6 channels, 4 per group: " << wrong_groups;
+  EXPECT_EQ(cuda::conv_graph_check(0, kInt32, {2, 3, 9, 11}, {4, 3, 3, 3}, {2, 4, 9, 11}, a),
+            "no cuDNN convolution for this dtype");
+  EXPECT_THROW(cuda::conv_graph_check(3, kFloat32, {1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}, a), Error);
+}
+#endif
 
 TEST(CudaConv, UnbatchedCachedPlansAndTf32) {
   EMBER_SKIP_WITHOUT_GPU();
