@@ -14,7 +14,7 @@
 //    entry, say for float64 on some versions), or everywhere after
 //    set_cudnn_conv_api(CudnnConvApi::legacy). Algorithm from
 //    cudnnGet*Algorithm_v7's ranking, same precision and workspace rules.
-// conv_plan_counts() says how many plans each API built; the CUDA tests run
+// cudnn_counts() says how many plans each API built; the CUDA tests run
 // every case through both and compare each with the CPU.
 //
 // Plans: for each (device, dtype, shapes, args, direction, math mode, API,
@@ -40,12 +40,11 @@ std::atomic<int64_t> g_graph_plans{0}, g_legacy_plans{0};
 
 void set_cudnn_conv_api(CudnnConvApi api) { g_conv_api.store(static_cast<int>(api)); }
 CudnnConvApi cudnn_conv_api() { return static_cast<CudnnConvApi>(g_conv_api.load()); }
-ConvPlanCounts conv_plan_counts() { return {g_graph_plans.load(), g_legacy_plans.load()}; }
+int64_t batch_norm_cudnn_calls();  // norm_cudnn.cpp
+CudnnCounts cudnn_counts() { return {g_graph_plans.load(), g_legacy_plans.load(), batch_norm_cudnn_calls()}; }
 }  // namespace ember::cuda
 
 #if defined(EMBER_WITH_CUDNN)
-#include <cudnn.h>
-
 #include <algorithm>
 #include <array>
 #include <climits>
@@ -55,17 +54,10 @@ ConvPlanCounts conv_plan_counts() { return {g_graph_plans.load(), g_legacy_plans
 #include <string>
 #include <vector>
 
+#include <ember/kernels/cuda/cudnn.hpp>
 #include <ember/runtime/cuda_check.hpp>
-#include <ember/runtime/cuda_stream.hpp>
 #include <ember/tensor/factory.hpp>
 #include <ember/tensor/ops.hpp>
-
-#define EMBER_CUDNN_CHECK(call, op)                                                                      \
-  do {                                                                                                   \
-    const cudnnStatus_t ember_cudnn_status_ = (call);                                                    \
-    if (ember_cudnn_status_ != CUDNN_STATUS_SUCCESS) [[unlikely]]                                        \
-      EMBER_FAIL((op), ": cuDNN call ", #call, " failed: ", cudnnGetErrorString(ember_cudnn_status_)); \
-  } while (0)
 
 // Graph building reports "not possible" rather than throwing: the first failing call is kept in
 // `why` and the builder returns an empty result (the caller falls back to the descriptor API).
@@ -77,37 +69,12 @@ ConvPlanCounts conv_plan_counts() { return {g_graph_plans.load(), g_legacy_plans
 namespace ember::cuda {
 namespace {
 
-constexpr int kMaxDevices = 64;
 constexpr size_t kMaxWorkspace = size_t{1} << 30;
 constexpr int kAlgoCandidates = 16;
 constexpr int64_t kMaxEngineConfigs = 64;
 constexpr size_t kMaxPlans = 1024;
 
 enum class Direction : int { Forward = 0, BackwardData = 1, BackwardFilter = 2 };
-
-// One cuDNN handle per device and host thread (a handle is bound to one stream at a time);
-// created on first use and kept for the life of the thread, like the cuBLASLt handles.
-cudnnHandle_t handle_for(int device, cudaStream_t stream, const char* op) {
-  EMBER_CHECK(device >= 0 && device < kMaxDevices, op, ": device index ", device, " out of range");
-  thread_local std::array<cudnnHandle_t, kMaxDevices> handles{};
-  if (handles[static_cast<size_t>(device)] == nullptr) {
-    DeviceGuard guard(device);
-    EMBER_CUDNN_CHECK(cudnnCreate(&handles[static_cast<size_t>(device)]), op);
-  }
-  cudnnHandle_t h = handles[static_cast<size_t>(device)];
-  EMBER_CUDNN_CHECK(cudnnSetStream(h, stream), op);
-  return h;
-}
-
-cudnnDataType_t cudnn_type(DType dt, const char* op) {
-  switch (dt.kind) {
-    case DType::Float32: return CUDNN_DATA_FLOAT;
-    case DType::Float64: return CUDNN_DATA_DOUBLE;
-    case DType::Float16: return CUDNN_DATA_HALF;
-    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
-    default: EMBER_FAIL(op, ": cuDNN has no convolution for ", dt);
-  }
-}
 
 cudnnDataType_t compute_type(DType dt) { return dt == kFloat64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT; }
 
@@ -261,9 +228,9 @@ std::unique_ptr<ConvGraph> build_graph(Direction dir, DType dt, const Dims& xs, 
   EMBER_CUDNN_TRY(why, g->graph.create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR));
   EMBER_CUDNN_TRY(why, cudnnBackendSetAttribute(g->graph.get(), CUDNN_ATTR_OPERATIONGRAPH_OPS,
                                                 CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n));
-  // Deprecated in later 9.x releases (which take the device from elsewhere), required by the first ones.
-  EMBER_CUDNN_TRY(why, cudnnBackendSetAttribute(g->graph.get(), CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE,
-                                                1, &h));
+  // Required by the first 9.x releases, deprecated by later ones (which take the device from
+  // elsewhere): set, and if a release refuses it, let finalization decide.
+  (void)cudnnBackendSetAttribute(g->graph.get(), CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
   EMBER_CUDNN_TRY(why, cudnnBackendFinalize(g->graph.get()));
   return g;
 }
@@ -332,9 +299,8 @@ std::vector<BackendDesc> engine_configs(const ConvGraph& g, cudnnBackendHeurMode
 BackendDesc execution_plan(cudnnHandle_t h, cudnnBackendDescriptor_t cfg, size_t& workspace) {
   BackendDesc plan;
   if (plan.create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR) != CUDNN_STATUS_SUCCESS) return {};
-  if (cudnnBackendSetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &h) !=
-          CUDNN_STATUS_SUCCESS ||
-      cudnnBackendSetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+  (void)cudnnBackendSetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);  // as above
+  if (cudnnBackendSetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
                                &cfg) != CUDNN_STATUS_SUCCESS ||
       cudnnBackendFinalize(plan.get()) != CUDNN_STATUS_SUCCESS)
     return {};
@@ -381,7 +347,7 @@ void set_tensor(cudnnTensorDescriptor_t d, cudnnDataType_t type, const Dims& s, 
 std::unique_ptr<LegacyDescriptors> make_descriptors(DType dt, const Dims& xs, const Dims& ws, const Dims& ys,
                                                     const Conv2dArgs& a, cudnnMathType_t math, const char* op) {
   auto p = std::make_unique<LegacyDescriptors>();
-  const cudnnDataType_t type = cudnn_type(dt, op);
+  const cudnnDataType_t type = cudnn_data_type(dt, op);
   EMBER_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x), op);
   EMBER_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y), op);
   EMBER_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w), op);
@@ -523,16 +489,6 @@ const ConvPlan& plan_for(cudnnHandle_t h, int device, Direction dir, DType dt, c
   return *cache.emplace(key, std::move(p)).first->second;
 }
 
-// alpha = 1, beta = 0 in the scaling type cuDNN expects (double for float64 data, float otherwise).
-struct Scaling {
-  explicit Scaling(DType dt) : dbl(dt == kFloat64) {}
-  float f1 = 1.0f, f0 = 0.0f;
-  double d1 = 1.0, d0 = 0.0;
-  bool dbl;
-  const void* one() const { return dbl ? static_cast<const void*>(&d1) : &f1; }
-  const void* zero() const { return dbl ? static_cast<const void*>(&d0) : &f0; }
-};
-
 void check_operands(const char* op, std::initializer_list<const Tensor*> ts) {
   for (const Tensor* t : ts)
     EMBER_CHECK(t->is_cuda() && t->is_contiguous() && t->dim() == 4, op,
@@ -546,7 +502,7 @@ void run_conv(const char* op, Direction dir, const Tensor& x, const Tensor& w, c
   check_operands(op, {&x, &w, &y});
   const int device = x.device().index;
   DeviceGuard guard(device);
-  cudnnHandle_t h = handle_for(device, current_stream(device).handle(), op);
+  cudnnHandle_t h = cudnn_handle(device, current_stream(device).handle(), op);
   const std::array<int64_t, 3> align = {alignment_of(x.data_ptr()), alignment_of(w.data_ptr()),
                                         alignment_of(y.data_ptr())};
   const ConvPlan& p = plan_for(h, device, dir, x.dtype(), x.shape(), w.shape(), y.shape(), args, align, op);
@@ -569,7 +525,7 @@ void run_conv(const char* op, Direction dir, const Tensor& x, const Tensor& w, c
     return;
   }
   const LegacyDescriptors& d = *p.legacy;
-  const Scaling s(x.dtype());
+  const CudnnScaling s(x.dtype());
   switch (dir) {
     case Direction::Forward:
       EMBER_CUDNN_CHECK(cudnnConvolutionForward(h, s.one(), d.x, x.data_ptr(), d.w, w.data_ptr(), d.conv,

@@ -1,5 +1,6 @@
 // CUDA kernels of batch, layer and group normalisation and their backward
-// ops, with the arithmetic of kernels/cpu/norm.cpp:
+// ops, with the arithmetic of kernels/cpu/norm.cpp (batch norm in training
+// goes to cuDNN first, norm_cudnn.cpp, and runs here when cuDNN declines):
 //   batch_norm (N, C, *): per channel c, the N strips of S = prod(*) elements at (n, c)
 //   layer_norm (*, D):    per row, the D trailing elements
 //   group_norm (N, C, *): per (n, g), the (C / G) * S contiguous elements
@@ -19,6 +20,7 @@
 #include <ember/kernels/cuda/block_reduce.cuh>
 #include <ember/kernels/cuda/common.cuh>
 #include <ember/kernels/cuda/norm_common.cuh>
+#include <ember/kernels/cuda/norm_cudnn.hpp>
 #include <ember/kernels/cuda/register.hpp>
 #include <ember/tensor/ops.hpp>
 
@@ -145,6 +147,7 @@ __global__ void batch_norm_grad_x_bwd_kernel(const T* g, const T* x, T* gx, int6
 void batch_norm_kernel(const Tensor& out, const Tensor& stat0, const Tensor& stat1, const Tensor& x,
                        const Tensor& weight, const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
                        const NormArgs& args) {
+  if (cudnn_batch_norm_forward(out, stat0, stat1, x, weight, bias, running_mean, running_var, args)) return;
   check_contiguous("batch_norm", {&out, &stat0, &stat1, &x});
   const BnShape s{x.size(0), x.size(1), x.numel() / std::max<int64_t>(1, x.size(0) * x.size(1)), args.eps,
                   args.momentum, args.training};
@@ -175,6 +178,7 @@ void batch_norm_kernel(const Tensor& out, const Tensor& stat0, const Tensor& sta
 void batch_norm_backward_kernel(const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias,
                                 const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& stat0,
                                 const Tensor& stat1, const NormArgs& args) {
+  if (cudnn_batch_norm_backward(grad_x, grad_weight, grad_bias, grad_out, x, weight, stat0, stat1, args)) return;
   check_contiguous("batch_norm_backward", {&grad_x, &grad_out, &x});
   const BnShape s{x.size(0), x.size(1), x.numel() / std::max<int64_t>(1, x.size(0) * x.size(1)), args.eps,
                   args.momentum, args.training};

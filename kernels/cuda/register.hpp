@@ -40,6 +40,9 @@ void register_optim_kernels(KernelTable& t);   // optim.cu: adam_step
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 
+// Whether this build links cuDNN (found at configure time); without it conv2d has no CUDA kernel.
+bool built_with_cudnn();
+
 // Which cuDNN API builds convolution plans (conv.cpp): the backend graph API (default; a problem it
 // has no plan for falls back to the descriptor API) or the deprecated descriptor API everywhere.
 // Applies to plans built after the call; plans already cached keep theirs.
@@ -47,12 +50,20 @@ enum class CudnnConvApi { graph, legacy };
 void set_cudnn_conv_api(CudnnConvApi api);
 CudnnConvApi cudnn_conv_api();
 
-// Convolution plans built so far in this process, by the API that built them.
-struct ConvPlanCounts {
-  int64_t graph = 0;
-  int64_t legacy = 0;
+// Batch norm in training (forward and backward) through cuDNN (default) or ember's own kernels
+// (norm.cu). Evaluation mode, and what cuDNN cannot take (another dtype, an eps below its minimum,
+// sizes past its 32-bit descriptors), always run on ember's kernels.
+void set_cudnn_batch_norm(bool use);
+bool cudnn_batch_norm();
+
+// What went through cuDNN so far in this process: convolution plans built, by the API that built
+// them, and batch-norm calls (forward and backward).
+struct CudnnCounts {
+  int64_t conv_graph_plans = 0;
+  int64_t conv_legacy_plans = 0;
+  int64_t batch_norm_calls = 0;
 };
-ConvPlanCounts conv_plan_counts();
+CudnnCounts cudnn_counts();
 
 // Builds (without a GPU or a handle) the cuDNN backend descriptors of one convolution, up to its
 // operation node: direction 0 = forward, 1 = backward data, 2 = backward filter; x, w, y are the

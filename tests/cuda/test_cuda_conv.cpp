@@ -104,17 +104,17 @@ TEST(CudaConv, ForwardAndBackwardMatchCpu) {
 #if defined(EMBER_WITH_CUDA)
   // The graph API (default): it must build plans itself (a silent fall back everywhere would fail).
   ASSERT_EQ(cuda::cudnn_conv_api(), cuda::CudnnConvApi::graph);
-  const cuda::ConvPlanCounts before = cuda::conv_plan_counts();
+  const cuda::CudnnCounts before = cuda::cudnn_counts();
   check_conv_cases();
-  const cuda::ConvPlanCounts graph = cuda::conv_plan_counts();
-  EXPECT_GT(graph.graph, before.graph) << "no convolution plan came from cuDNN's graph API";
+  const cuda::CudnnCounts graph = cuda::cudnn_counts();
+  EXPECT_GT(graph.conv_graph_plans, before.conv_graph_plans) << "no convolution plan came from cuDNN's graph API";
   // The descriptor API, forced: every new plan is a legacy one.
   cuda::set_cudnn_conv_api(cuda::CudnnConvApi::legacy);
   check_conv_cases();
   cuda::set_cudnn_conv_api(cuda::CudnnConvApi::graph);
-  const cuda::ConvPlanCounts legacy = cuda::conv_plan_counts();
-  EXPECT_EQ(legacy.graph, graph.graph);
-  EXPECT_GE(legacy.legacy - graph.legacy, static_cast<int64_t>(conv_cases().size() * 3 * 4))
+  const cuda::CudnnCounts legacy = cuda::cudnn_counts();
+  EXPECT_EQ(legacy.conv_graph_plans, graph.conv_graph_plans);
+  EXPECT_GE(legacy.conv_legacy_plans - graph.conv_legacy_plans, static_cast<int64_t>(conv_cases().size() * 3 * 4))
       << "forcing the descriptor API did not build one plan per case, direction and dtype";
 #else
   check_conv_cases();
@@ -126,9 +126,7 @@ TEST(CudaConv, ForwardAndBackwardMatchCpu) {
 // The backend descriptors (tensors, convolution, operation node) finalize for every case, direction
 // and dtype; cuDNN rejects inconsistent shapes. Needs no GPU: runs in every CUDA build with cuDNN.
 TEST(CudaConv, GraphDescriptorsFinalize) {
-  if (cuda::conv_graph_check(0, kFloat32, {1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}, Conv2dArgs{}) ==
-      "this build has no cuDNN")
-    GTEST_SKIP() << "this CUDA build has no cuDNN";
+  if (!cuda::built_with_cudnn()) GTEST_SKIP() << "this CUDA build has no cuDNN";
   for (DType dt : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
     for (const ConvCase& c : conv_cases()) {
       Tensor y = ops::conv2d(randn(c.x), randn(c.w), {}, c.args);

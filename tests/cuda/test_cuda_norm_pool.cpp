@@ -2,8 +2,9 @@
 // norm_layer.cu) and 2-D pooling (kernels/cuda/pool.cu), forward and backward:
 // saved statistics, running-stat updates, optional affine parameters of another
 // dtype, training and eval, every pooling option, unbatched and non-contiguous
-// inputs, and the bad-index error of max_pool2d_backward. Every test skips
-// cleanly without a GPU; float32 rtol 1e-4, pooling indices exactly.
+// inputs, and the bad-index error of max_pool2d_backward; batch norm in training
+// through cuDNN and again through ember's kernels. Every test skips cleanly
+// without a GPU; float32 rtol 1e-4, pooling indices exactly.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,11 +33,12 @@ Tensor positive(IntList shape, DType dt) {
   return ops::to(ops::add(rand(shape, kFloat64), scalar_tensor(0.5, kFloat64)), dt);
 }
 
-TEST(CudaNorm, BatchNormTrainingAndEvalMatchCpu) {
-  EMBER_SKIP_WITHOUT_GPU();
-  manual_seed(41);
+// Training and eval, forward and backward, against the CPU (in training through whichever path
+// cuda::cudnn_batch_norm() selects).
+void check_batch_norm_cases() {
   for (DType dt : {kFloat32, kFloat64, kFloat16}) {
-    for (const std::vector<int64_t>& shape : std::vector<std::vector<int64_t>>{{16, 3}, {4, 3, 5, 6}, {2, 70, 9, 9}}) {
+    for (const std::vector<int64_t>& shape :
+         std::vector<std::vector<int64_t>>{{16, 3}, {4, 3, 5, 6}, {2, 70, 9, 9}, {3, 5, 4, 2, 3}, {8, 16, 40, 40}}) {
       const int64_t C = shape[1];
       Tensor x = ops::to(ops::add(ops::mul(randn(shape, kFloat64), scalar_tensor(2.0, kFloat64)),
                                   scalar_tensor(0.7, kFloat64)), dt);
@@ -67,6 +69,28 @@ TEST(CudaNorm, BatchNormTrainingAndEvalMatchCpu) {
       }
     }
   }
+}
+
+TEST(CudaNorm, BatchNormTrainingAndEvalMatchCpu) {
+  EMBER_SKIP_WITHOUT_GPU();
+  manual_seed(41);
+#if defined(EMBER_WITH_CUDA)
+  // Training through cuDNN (the default): every training call (forward and backward) must go there.
+  ASSERT_TRUE(cuda::cudnn_batch_norm());
+  const int64_t before = cuda::cudnn_counts().batch_norm_calls;
+  check_batch_norm_cases();
+  const int64_t through_cudnn = cuda::cudnn_counts().batch_norm_calls - before;
+  if (cuda::built_with_cudnn()) {
+    EXPECT_GE(through_cudnn, 3 * 5 * 2 * 2) << "training batch norm did not go through cuDNN";
+  }
+  // The same on ember's own kernels.
+  cuda::set_cudnn_batch_norm(false);
+  check_batch_norm_cases();
+  cuda::set_cudnn_batch_norm(true);
+  EXPECT_EQ(cuda::cudnn_counts().batch_norm_calls - before, through_cudnn) << "the switch did not keep cuDNN out";
+#else
+  check_batch_norm_cases();
+#endif
   // Running stats as non-contiguous float64 views are updated in place through their strides.
   Tensor x = randn({8, 4, 3});
   Tensor rm_big = zeros({8}, kFloat64), rv_big = ones({8}, kFloat64);
