@@ -12,6 +12,9 @@
 //                        TF32, as PyTorch's default; bfloat16, float16)
 //   linear/<dtype>/<n>   (8192, n) @ (n, n)^T + bias, the bias epilogue
 //   conv/<case>/<dir>    cuDNN 3x3 convolutions: fwd, and fwd + both backward ops
+//   batch_norm/ResNet/fwd_bwd        training batch norm, forward + backward, of
+//   batch_norm_ember/ResNet/fwd_bwd  a (32, 64, 56, 56) activation: through
+//                        cuDNN (the default), then ember's own kernels
 //   host/add_small       host time per eager op (two 1024-element tensors):
 //                        launches only, the GPU drains outside the timing
 // Counters:
@@ -40,6 +43,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <tuple>
 
 #include <cuda_runtime_api.h>
 
@@ -213,6 +217,27 @@ void bm_conv(benchmark::State& state, ConvCase c, bool backward) {
   state.counters["TFLOPs"] = flops / seconds * 1e-12;
 }
 
+// Training batch norm, forward + backward, through cuDNN or ember's own kernels. GBps counts the
+// bytes that must move: x read and y written forward; x and dy read and dx written backward.
+void bm_batch_norm(benchmark::State& state, bool cudnn) {
+  ember::manual_seed(0);
+  const ember::TensorOptions f32(ember::kFloat32, kGpu);
+  const int64_t C = 64;
+  Tensor x = ember::randn({32, C, 56, 56}, f32), go = ember::randn({32, C, 56, 56}, f32);
+  Tensor w = ember::ones({C}, f32), b = ember::zeros({C}, f32), rm = ember::zeros({C}, f32), rv = ember::ones({C}, f32);
+  ember::NormArgs args;
+  cuda::set_cudnn_batch_norm(cudnn);
+  const double seconds = time_loop(state, [&] {
+    auto [y, mean, invstd] = ember::ops::batch_norm(x, w, b, rm, rv, args);
+    auto grads = ember::ops::batch_norm_backward(go, x, w, mean, invstd, args);
+    benchmark::DoNotOptimize(std::get<0>(grads).impl());
+  });
+  cuda::set_cudnn_batch_norm(true);
+  const double gbs = 20.0 * static_cast<double>(x.numel()) / seconds * 1e-9;
+  state.counters["GBps"] = gbs;
+  state.counters["pct_copy"] = 100.0 * gbs / copy_ceiling_gbs(int64_t{256} << 20);
+}
+
 // Host time per eager op: batches of 100 launches timed on the host; the
 // stream drains between batches, outside the timing.
 void bm_host_add(benchmark::State& state) {
@@ -271,6 +296,11 @@ void register_all() {
       benchmark::RegisterBenchmark(name.c_str(), [c, backward](benchmark::State& s) { bm_conv(s, c, backward); })
           ->UseManualTime()->Unit(benchmark::kMicrosecond);
     }
+  }
+  for (bool cudnn : {true, false}) {
+    const char* name = cudnn ? "batch_norm/ResNet/fwd_bwd" : "batch_norm_ember/ResNet/fwd_bwd";
+    benchmark::RegisterBenchmark(name, [cudnn](benchmark::State& s) { bm_batch_norm(s, cudnn); })
+        ->UseManualTime()->Unit(benchmark::kMicrosecond);
   }
   benchmark::RegisterBenchmark("host/add_small", bm_host_add)->UseManualTime()->Unit(benchmark::kMicrosecond);
 }

@@ -13,7 +13,8 @@ Columns: ember and PyTorch microseconds per call; speedup = PyTorch time /
 ember time (> 1: ember faster); ember's bandwidth as % of the device-to-device
 copy ceiling measured by bench_cuda in the same run (PyTorch's likewise, for
 the same bytes); TFLOP/s for GEMMs and
-convolutions. The goals checked (issue "CUDA backend"): elementwise and
+convolutions. Batch norm rows time training forward + backward; PyTorch's side
+is its native batch-norm kernels (aten native_batch_norm and its backward). The goals checked (issue "CUDA backend"): elementwise and
 reduction kernels >= 80% of the copy bandwidth; GEMM speedup >= 0.95; host
 cost per eager op <= 5 us.
 
@@ -39,6 +40,7 @@ LINEAR_SIZES = [1024, 4096]
 LINEAR_ROWS = 8192
 GEMM_DTYPES = ["float32", "bfloat16", "float16"]
 CONV_CASES = {"CnnConv2": (128, 32, 64, 14), "ResNet": (32, 64, 64, 56)}  # batch, in, out, size
+BN_CASES = {"ResNet": (32, 64, 56, 56)}  # training batch norm, forward + backward
 HOST_BATCH = 100
 
 
@@ -150,6 +152,20 @@ def torch_worker(seconds, smoke):
 
         out[f"conv/{name}/fwd"] = gpu_us(fwd)
         out[f"conv/{name}/fwd_bwd"] = gpu_us(fwd_bwd)
+    for name, shape in BN_CASES.items():
+        shape = (4, shape[1], 8, 8) if smoke else shape
+        x, go = torch.randn(*shape, device=dev), torch.randn(*shape, device=dev)
+        c = shape[1]
+        weight, bias = torch.ones(c, device=dev), torch.zeros(c, device=dev)
+        rm, rv = torch.zeros(c, device=dev), torch.ones(c, device=dev)
+
+        def bn_fwd_bwd():
+            _, mean, invstd = torch.ops.aten.native_batch_norm(x, weight, bias, rm, rv, True, 0.1, 1e-5)
+            return torch.ops.aten.native_batch_norm_backward(go, x, weight, rm, rv, mean, invstd, True, 1e-5,
+                                                             [True, True, True])
+
+        # One PyTorch time for both ember rows (cuDNN and ember's own kernels).
+        out[f"batch_norm/{name}/fwd_bwd"] = out[f"batch_norm_ember/{name}/fwd_bwd"] = gpu_us(bn_fwd_bwd)
     a, b = torch.randn(1024, device=dev), torch.randn(1024, device=dev)
     total, ops, end = 0.0, 0, time.perf_counter() + seconds
     for _ in range(HOST_BATCH):
