@@ -331,7 +331,8 @@ struct LegacyDescriptors {
 
 // One cached problem: a graph execution plan, or the descriptor API's descriptors and algorithm.
 struct ConvPlan {
-  std::unique_ptr<ConvGraph> graph;  // kept alive with its plan
+  std::unique_ptr<ConvGraph> graph;  // kept alive with its plan, like the chosen configuration
+  BackendDesc engine_config;
   BackendDesc exec;
   std::unique_ptr<LegacyDescriptors> legacy;
   size_t workspace = 0;
@@ -446,12 +447,15 @@ std::unique_ptr<ConvPlan> make_graph_plan(cudnnHandle_t h, Direction dir, DType 
   plan->graph = build_graph(dir, dt, xs, ws, ys, a, align, h, why);
   if (!plan->graph || !plan->graph->graph) return {};
   for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
-    const std::vector<BackendDesc> cfgs = engine_configs(*plan->graph, mode, why);
+    std::vector<BackendDesc> cfgs = engine_configs(*plan->graph, mode, why);
     for (bool runtime_compiled : {false, true}) {
-      for (const BackendDesc& cfg : cfgs) {
+      for (BackendDesc& cfg : cfgs) {
         if (!engine_allowed(cfg.get(), dt, runtime_compiled)) continue;
         plan->exec = execution_plan(h, cfg.get(), plan->workspace);
-        if (plan->exec) return plan;
+        if (plan->exec) {
+          plan->engine_config = std::move(cfg);
+          return plan;
+        }
       }
     }
   }
