@@ -29,10 +29,38 @@ function(ember_link_cuda target)
   # and, as CMAKE_CXX_STANDARD_REQUIRED is ON, fails at generate time ("requires
   # the language dialect CUDA20"). Not required: CMake adds no -std, ours applies.
   set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF CUDA_STANDARD_REQUIRED OFF)
-  target_link_libraries(${target} PUBLIC CUDA::cudart PRIVATE CUDA::cublas CUDA::cublasLt)
-  find_library(EMBER_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
-  if(EMBER_CUDNN_LIBRARY)
+  target_link_libraries(${target} PUBLIC CUDA::cudart)
+  # cuBLAS/cuBLASLt come with the toolkit; where a toolkit lacks them (they may come as Python
+  # wheels instead), EMBER_CUBLAS_ROOT names a folder with include/ and lib/.
+  if(TARGET CUDA::cublasLt AND TARGET CUDA::cublas)
+    target_link_libraries(${target} PRIVATE CUDA::cublas CUDA::cublasLt)
+  else()
+    find_path(EMBER_CUBLAS_INCLUDE_DIR cublasLt.h HINTS ${EMBER_CUBLAS_ROOT}/include)
+    find_library(EMBER_CUBLAS_LIBRARY NAMES cublas libcublas.so.13 libcublas.so.12 NAMES_PER_DIR
+                 HINTS ${EMBER_CUBLAS_ROOT}/lib ${EMBER_CUBLAS_ROOT}/lib64)
+    find_library(EMBER_CUBLASLT_LIBRARY NAMES cublasLt libcublasLt.so.13 libcublasLt.so.12 NAMES_PER_DIR
+                 HINTS ${EMBER_CUBLAS_ROOT}/lib ${EMBER_CUBLAS_ROOT}/lib64)
+    if(NOT EMBER_CUBLAS_INCLUDE_DIR OR NOT EMBER_CUBLAS_LIBRARY OR NOT EMBER_CUBLASLT_LIBRARY)
+      message(FATAL_ERROR "ember: cuBLAS/cuBLASLt not found with the CUDA toolkit (${CUDAToolkit_LIBRARY_DIR}); "
+                          "set EMBER_CUBLAS_ROOT to a folder with include/cublasLt.h and lib/libcublasLt.so*")
+    endif()
+    target_include_directories(${target} SYSTEM PRIVATE ${EMBER_CUBLAS_INCLUDE_DIR})
+    target_link_libraries(${target} PRIVATE ${EMBER_CUBLAS_LIBRARY} ${EMBER_CUBLASLT_LIBRARY})
+  endif()
+  # cuDNN: with the toolkit, the system, or EMBER_CUDNN_ROOT (include/ and lib/, e.g. the
+  # nvidia-cudnn Python wheel, whose library is only libcudnn.so.9). Without it conv2d has no CUDA
+  # kernel and batch norm runs on ember's own kernels.
+  find_path(EMBER_CUDNN_INCLUDE_DIR cudnn.h
+            HINTS ${EMBER_CUDNN_ROOT}/include ${CUDAToolkit_INCLUDE_DIRS} /usr/include/x86_64-linux-gnu)
+  find_library(EMBER_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 NAMES_PER_DIR
+               HINTS ${EMBER_CUDNN_ROOT}/lib ${EMBER_CUDNN_ROOT}/lib64 ${CUDAToolkit_LIBRARY_DIR}
+                     /usr/lib/x86_64-linux-gnu)
+  if(EMBER_CUDNN_INCLUDE_DIR AND EMBER_CUDNN_LIBRARY)
+    target_include_directories(${target} SYSTEM PRIVATE ${EMBER_CUDNN_INCLUDE_DIR})
     target_link_libraries(${target} PRIVATE ${EMBER_CUDNN_LIBRARY})
     target_compile_definitions(${target} PRIVATE EMBER_WITH_CUDNN=1)
+    message(STATUS "ember: cuDNN ${EMBER_CUDNN_LIBRARY} (headers in ${EMBER_CUDNN_INCLUDE_DIR})")
+  else()
+    message(STATUS "ember: cuDNN not found (set EMBER_CUDNN_ROOT): no CUDA conv2d")
   endif()
 endfunction()

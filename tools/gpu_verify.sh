@@ -35,6 +35,9 @@
 #                       it cannot import torch with CUDA)
 #   EMBER_COMPARE_RUNS  compare_gpu.py's --runs (default 3)
 #   EMBER_BENCH_TIMEOUT seconds allowed per benchmark binary (default 600)
+#   EMBER_CUDNN_ROOT, EMBER_CUBLAS_ROOT  folders (include/, lib/) of cuDNN and cuBLAS
+#                       when the toolkit and the system have none; by default the
+#                       NVIDIA Python wheels beside EMBER_TORCH_PYTHON's PyTorch
 #   EMBER_JOBS          build jobs (default: all cores)
 #   EMBER_BUILD_DIR     build folder (default build/gpu-release)
 set -uo pipefail
@@ -84,6 +87,36 @@ if [ -n "${EMBER_DEPS_PREFIX:-}" ]; then
 else
   ember_install_deps || log "could not install every dependency; configuring anyway"
 fi
+# cuDNN and cuBLAS: with the toolkit or the system, else from the NVIDIA Python wheels beside
+# PyTorch (nvidia-cudnn-*, nvidia-cublas), the only copies some GPU images have. A wheel's folder
+# holds include/ and lib/ (its libraries only as .so.N); the build is pointed at it and the
+# loader too (cuDNN opens its engine libraries at run time).
+NVCC=$(command -v nvcc || true)
+CUDA_ROOT=${NVCC:+$(dirname "$(dirname "$NVCC")")}
+have() { compgen -G "$1" >/dev/null; }
+wheel_dir() {  # wheel_dir GLOB: the package folder of the first file matching GLOB under nvidia/
+  "${EMBER_TORCH_PYTHON:-python3}" - "$1" 2>/dev/null <<'PY'
+import glob, os, site, sys
+roots = site.getsitepackages() + [site.getusersitepackages()]
+for r in roots:
+    for p in sorted(glob.glob(os.path.join(r, "nvidia", "**", sys.argv[1]), recursive=True)):
+        print(os.path.dirname(os.path.dirname(p)))
+        sys.exit(0)
+PY
+}
+if [ -z "${EMBER_CUDNN_ROOT:-}" ] && ! have "$CUDA_ROOT/include/cudnn.h" && ! have /usr/include/cudnn.h &&
+   ! have /usr/include/x86_64-linux-gnu/cudnn.h; then
+  EMBER_CUDNN_ROOT=$(wheel_dir cudnn.h)
+fi
+if [ -z "${EMBER_CUBLAS_ROOT:-}" ] && ! have "$CUDA_ROOT/lib64/libcublasLt.so*" && ! have "$CUDA_ROOT/lib/libcublasLt.so*" &&
+   ! have "$CUDA_ROOT/targets/*/lib/libcublasLt.so*"; then
+  EMBER_CUBLAS_ROOT=$(wheel_dir 'libcublasLt.so*')
+fi
+for root in ${EMBER_CUDNN_ROOT:-} ${EMBER_CUBLAS_ROOT:-}; do
+  export LD_LIBRARY_PATH="$root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+done
+[ -n "${EMBER_CUDNN_ROOT:-}" ] && CMAKE_ARGS+=(-DEMBER_CUDNN_ROOT="$EMBER_CUDNN_ROOT")
+[ -n "${EMBER_CUBLAS_ROOT:-}" ] && CMAKE_ARGS+=(-DEMBER_CUBLAS_ROOT="$EMBER_CUBLAS_ROOT")
 SANITIZER=$(command -v compute-sanitizer ||
             ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
 
@@ -99,6 +132,7 @@ want build || { [ -f "$REPORT" ] && cp "$REPORT" "$REPORT.previous"; }
   echo "- nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo 'not found')"
   echo "- CUDA architectures: $ARCH; build folder: $BUILD"
   echo "- compute-sanitizer: ${SANITIZER:-not found}"
+  echo "- cuDNN: ${EMBER_CUDNN_ROOT:-with the toolkit or the system}; cuBLAS: ${EMBER_CUBLAS_ROOT:-with the toolkit}"
   echo "- dependencies: ${EMBER_DEPS_PREFIX:-Debian packages}"
   echo "- steps: $STEPS"
   echo
@@ -119,7 +153,7 @@ report "## Build (release preset, CUDA on, sm_$ARCH)"
     cmake --build "$BUILD" -j "$JOBS"
 } >"$REPORT_DIR/build.log" 2>&1
 rc=$?
-grep -E 'ember: CUDA backend|Found GTest|Found benchmark' "$REPORT_DIR/build.log" | sed 's/^/    /' >>"$REPORT"
+grep -E 'ember: CUDA backend|ember: cuDNN|Found GTest|Found benchmark' "$REPORT_DIR/build.log" | sed 's/^/    /' >>"$REPORT"
 [ $rc -eq 0 ] || report_block "$REPORT_DIR/build.log" 40
 step_result build $rc
 if [ $rc -ne 0 ]; then
