@@ -4,8 +4,9 @@
 #   2. runs the whole test suite (GPU tests run instead of skipping),
 #   3. runs the tests carrying the GPU labels (default: cuda) under
 #      compute-sanitizer (default tool: memcheck), one process per test binary,
-#   4. runs the GPU benchmark (bench_cuda; EMBER_BENCHES names others) and
-#      benchmarks/compare_gpu.py, the same work in PyTorch with the ratios,
+#   4. runs benchmarks/compare_gpu.py: the GPU benchmark (bench_cuda) and the
+#      same work in PyTorch, with the ratios (other benchmark binaries with the
+#      "bench" step and EMBER_BENCHES),
 # and writes a Markdown report with the machine, each step's result and the
 # logs' key lines; full logs sit beside it.
 #
@@ -22,10 +23,12 @@
 #                       a space-separated list)
 #   EMBER_SANITIZER_TOOLS  compute-sanitizer tools (default "memcheck";
 #                       e.g. "memcheck racecheck synccheck initcheck")
-#   EMBER_GPU_STEPS     the steps to run (default "build test sanitize bench compare");
-#                       e.g. "build test" in one call and "sanitize bench compare" in
-#                       the next, where a call has a time limit (the build folder
-#                       stays; a call without "build" appends to the report)
+#   EMBER_GPU_STEPS     the steps to run (default "build test sanitize compare"; "bench"
+#                       runs EMBER_BENCHES on their own: compare already runs bench_cuda,
+#                       and runs it alone when PyTorch is missing); e.g. "build test" in
+#                       one call and "sanitize compare" in the next, where a call has a
+#                       time limit (the build folder stays; a call without "build"
+#                       appends to the report)
 #   EMBER_SANITIZER_TIMEOUT seconds allowed per binary under compute-sanitizer (default 1200)
 #   EMBER_BENCHES       benchmark binaries to run (default "bench_cuda"; "all":
 #                       every bench_* binary, the CPU ones too)
@@ -54,7 +57,7 @@ LABELS=${EMBER_GPU_LABELS:-cuda}
 TOOLS=${EMBER_SANITIZER_TOOLS:-memcheck}
 JOBS=$(ember_jobs)
 STATUS=0
-STEPS=" ${EMBER_GPU_STEPS:-build test sanitize bench compare} "
+STEPS=" ${EMBER_GPU_STEPS:-build test sanitize compare} "
 want() { [[ "$STEPS" == *" $1 "* ]]; }
 
 log() { echo "gpu_verify: $*"; }
@@ -222,25 +225,30 @@ fi
 fi
 
 # ---- 4. benchmarks ---------------------------------------------------------
+# run_benches NAMES: runs the named benchmark binaries ("all": every bench_*), output into the report.
+run_benches() {
+  local benches bench name rc
+  if [ "$1" = all ]; then
+    benches=$(find "$BUILD/benchmarks" -maxdepth 1 -type f -name 'bench_*' -perm -u+x 2>/dev/null | sort)
+  else
+    benches=$(for b in $1; do [ -x "$BUILD/benchmarks/$b" ] && echo "$BUILD/benchmarks/$b"; done)
+  fi
+  [ -n "$benches" ] || report "no benchmark binaries were built."
+  for bench in $benches; do
+    name=$(basename "$bench")
+    log "benchmark $name"
+    # shellcheck disable=SC2086 # EMBER_BENCH_ARGS is a list of arguments
+    timeout "${EMBER_BENCH_TIMEOUT:-600}" "$bench" ${EMBER_BENCH_ARGS:-} \
+      --benchmark_out="$REPORT_DIR/$name.json" --benchmark_out_format=json >"$REPORT_DIR/$name.log" 2>&1 </dev/null
+    rc=$?
+    report "### $name"
+    report_block "$REPORT_DIR/$name.log" 60
+    step_result "$name" $rc
+  done
+}
 if want bench; then
-report "## Benchmarks"
-if [ "${EMBER_BENCHES:-bench_cuda}" = all ]; then
-  benches=$(find "$BUILD/benchmarks" -maxdepth 1 -type f -name 'bench_*' -perm -u+x 2>/dev/null | sort)
-else
-  benches=$(for b in ${EMBER_BENCHES:-bench_cuda}; do [ -x "$BUILD/benchmarks/$b" ] && echo "$BUILD/benchmarks/$b"; done)
-fi
-[ -n "$benches" ] || report "no benchmark binaries were built."
-for bench in $benches; do
-  name=$(basename "$bench")
-  log "benchmark $name"
-  # shellcheck disable=SC2086 # EMBER_BENCH_ARGS is a list of arguments
-  timeout "${EMBER_BENCH_TIMEOUT:-600}" "$bench" ${EMBER_BENCH_ARGS:-} \
-    --benchmark_out="$REPORT_DIR/$name.json" --benchmark_out_format=json >"$REPORT_DIR/$name.log" 2>&1 </dev/null
-  rc=$?
-  report "### $name"
-  report_block "$REPORT_DIR/$name.log" 60
-  step_result "$name" $rc
-done
+  report "## Benchmarks"
+  run_benches "${EMBER_BENCHES:-bench_cuda}"
 fi
 
 # ---- 5. the same work in PyTorch ------------------------------------------
@@ -255,8 +263,10 @@ if "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'
   if [ $rc -eq 0 ]; then cat "$REPORT_DIR/compare_gpu.md" >>"$REPORT"; report ""; else report_block "$REPORT_DIR/compare_gpu.log" 30; fi
   step_result "compare_gpu.py" $rc
 else
-  report "$PY cannot import torch with CUDA: step not run."
+  # No PyTorch to compare with: ember's side alone (unless the bench step already ran it).
+  report "$PY cannot import torch with CUDA: no comparison; ember's GPU benchmark alone."
   report ""
+  want bench || run_benches bench_cuda
 fi
 fi
 
