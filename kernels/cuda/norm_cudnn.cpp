@@ -20,8 +20,9 @@
 //
 // The entry points return false, without touching anything, for what cuDNN
 // does not take (evaluation mode, integer or other dtypes, eps below
-// CUDNN_BN_MIN_EPSILON, sizes past its 32-bit descriptors, the switch off):
-// norm.cu then runs ember's own kernels.
+// CUDNN_BN_MIN_EPSILON, sizes past its 32-bit descriptors, the switch off, or
+// a call cuDNN itself answers CUDNN_STATUS_NOT_SUPPORTED): norm.cu then runs
+// ember's own kernels.
 #include <ember/kernels/cuda/register.hpp>
 
 #include <atomic>
@@ -92,6 +93,15 @@ void write_back(const Tensor& dst, const Tensor& values) {
   if (dst.defined() && !values.is_same(dst)) EMBER_KERNEL(copy, dst.device())(dst, values);
 }
 
+// cuDNN's answer to a call: true when it ran; false when it declined the problem as not supported
+// (it does so before any work, so nothing was written and ember's kernels can take over); any
+// other failure is an error naming the call and the op.
+bool accepted(cudnnStatus_t st, const char* call, const char* op) {
+  if (st == CUDNN_STATUS_NOT_SUPPORTED) return false;
+  if (st != CUDNN_STATUS_SUCCESS) EMBER_FAIL(op, ": cuDNN call ", call, " failed: ", cudnnGetErrorString(st));
+  return true;
+}
+
 void check_operands(const char* op, std::initializer_list<const Tensor*> ts) {
   for (const Tensor* t : ts)
     EMBER_CHECK(t->is_cuda() && t->is_contiguous(), op, ": cuDNN path expects contiguous CUDA operands, got ",
@@ -120,11 +130,11 @@ bool cudnn_batch_norm_forward(const Tensor& out, const Tensor& save_mean, const 
   cudnnHandle_t h = cudnn_handle(device, current_stream(device).handle(), op);
   const BnDescriptors d(x, pt, op);
   const CudnnScaling s(x.dtype());
-  EMBER_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
-                        h, CUDNN_BATCHNORM_SPATIAL, s.one(), s.zero(), d.x, x.data_ptr(), d.x, out.data_ptr(), d.param,
-                        w.data_ptr(), b.data_ptr(), args.momentum, rm.defined() ? rm.data_ptr() : nullptr,
-                        rv.defined() ? rv.data_ptr() : nullptr, args.eps, save_mean.data_ptr(), save_invstd.data_ptr()),
-                    op);
+  const cudnnStatus_t st = cudnnBatchNormalizationForwardTraining(
+      h, CUDNN_BATCHNORM_SPATIAL, s.one(), s.zero(), d.x, x.data_ptr(), d.x, out.data_ptr(), d.param, w.data_ptr(),
+      b.data_ptr(), args.momentum, rm.defined() ? rm.data_ptr() : nullptr, rv.defined() ? rv.data_ptr() : nullptr,
+      args.eps, save_mean.data_ptr(), save_invstd.data_ptr());
+  if (!accepted(st, "cudnnBatchNormalizationForwardTraining", op)) return false;
   write_back(running_mean, rm);
   write_back(running_var, rv);
   g_cudnn_bn_calls.fetch_add(1);
@@ -152,11 +162,11 @@ bool cudnn_batch_norm_backward(const Tensor& grad_x, const Tensor& grad_weight, 
   cudnnHandle_t h = cudnn_handle(device, current_stream(device).handle(), op);
   const BnDescriptors d(x, pt, op);
   const CudnnScaling s(x.dtype());
-  EMBER_CUDNN_CHECK(cudnnBatchNormalizationBackward(h, CUDNN_BATCHNORM_SPATIAL, s.one(), s.zero(), s.one(), s.zero(),
-                                                    d.x, x.data_ptr(), d.x, grad_out.data_ptr(), d.x,
-                                                    grad_x.data_ptr(), d.param, w.data_ptr(), gw.data_ptr(),
-                                                    gb.data_ptr(), args.eps, mean.data_ptr(), invstd.data_ptr()),
-                    op);
+  const cudnnStatus_t st = cudnnBatchNormalizationBackward(
+      h, CUDNN_BATCHNORM_SPATIAL, s.one(), s.zero(), s.one(), s.zero(), d.x, x.data_ptr(), d.x, grad_out.data_ptr(),
+      d.x, grad_x.data_ptr(), d.param, w.data_ptr(), gw.data_ptr(), gb.data_ptr(), args.eps, mean.data_ptr(),
+      invstd.data_ptr());
+  if (!accepted(st, "cudnnBatchNormalizationBackward", op)) return false;
   write_back(grad_weight, gw);
   write_back(grad_bias, gb);
   g_cudnn_bn_calls.fetch_add(1);
