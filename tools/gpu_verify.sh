@@ -29,7 +29,8 @@
 #                       one call and "sanitize compare" in the next, where a call has a
 #                       time limit (the build folder stays; a call without "build"
 #                       appends to the report)
-#   EMBER_SANITIZER_TIMEOUT seconds allowed per binary under compute-sanitizer (default 1200)
+#   EMBER_SANITIZER_TIMEOUT seconds allowed per binary under compute-sanitizer (default 480,
+#                       so one binary fits in a call limited to 10 minutes)
 #   EMBER_BENCHES       benchmark binaries to run (default "bench_cuda"; "all":
 #                       every bench_* binary, the CPU ones too)
 #   EMBER_BENCH_ARGS    extra arguments for every benchmark binary
@@ -214,7 +215,7 @@ EOF
     for tool in $TOOLS; do
       name=$(basename "$exe")-$tool
       log "compute-sanitizer --tool $tool $(basename "$exe")"
-      timeout "${EMBER_SANITIZER_TIMEOUT:-1200}" "$SANITIZER" --tool "$tool" --error-exitcode 1 "$exe" ${filter:+"$filter"} >"$REPORT_DIR/$name.log" 2>&1 </dev/null
+      timeout "${EMBER_SANITIZER_TIMEOUT:-480}" "$SANITIZER" --tool "$tool" --error-exitcode 1 "$exe" ${filter:+"$filter"} >"$REPORT_DIR/$name.log" 2>&1 </dev/null
       rc=$?
       report "### $(basename "$exe") under $tool"
       report_block "$REPORT_DIR/$name.log" 8
