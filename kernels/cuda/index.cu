@@ -70,6 +70,36 @@ __global__ void index_add_fwd_kernel(T* out, const T* src, const I* index, Rows 
   }
 }
 
+// Calls f.template operator()<I>() with I the C++ type of an int32/int64 index.
+template <class F>
+void visit_index(const Tensor& index, F&& f) {
+  if (index.dtype() == kInt32) f.template operator()<int32_t>();
+  else f.template operator()<int64_t>();
+}
+
+// Flags the first index outside [0, size), moving nothing: for index_select/index_add when no
+// element moves (a zero-size outer or inner block), where the kernels above would read no index,
+// so a bad index still raises the CPU's error.
+template <class I>
+__global__ void check_rows_fwd_kernel(const I* index, int64_t n, int64_t size, unsigned long long* flag) {
+  EMBER_GRID_STRIDE(i, n) {
+    const int64_t idx = static_cast<int64_t>(index[i]);
+    if (idx < 0 || idx >= size) flag_bad_index(flag, i);
+  }
+}
+
+// Runs check_rows_fwd_kernel when no element moves; true when it did (the caller launches nothing else).
+bool check_rows_only(const char* op, const Tensor& index, const Rows& r, const IndexFlag& flag, cudaStream_t stream) {
+  if (r.outer * r.inner != 0) return false;
+  const int64_t n = index.numel();
+  visit_index(index, [&]<class I>() {
+    check_rows_fwd_kernel<I><<<blocks_for(n), kThreads, 0, stream>>>(device_ptr<const I>(index), n, r.size,
+                                                                       flag.device());
+    EMBER_CUDA_LAUNCH_CHECK(op);
+  });
+  return true;
+}
+
 // out (contiguous, index's shape) = x at index along dim. geom: a = x strides, b = index strides.
 template <class U>
 __global__ void gather_fwd_kernel(const U* x, U* out, const int64_t* index, IndexGeom g, int dim, int64_t x_dim_stride,
@@ -127,13 +157,6 @@ void check_flag(const char* op, const IndexFlag& flag, const Tensor& index, int6
              size, "))");
 }
 
-// Calls f.template operator()<I>() with I the C++ type of an int32/int64 index.
-template <class F>
-void visit_index(const Tensor& index, F&& f) {
-  if (index.dtype() == kInt32) f.template operator()<int32_t>();
-  else f.template operator()<int64_t>();
-}
-
 void index_select_kernel(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index) {
   const char* op = "index_select";
   EMBER_CHECK(x.is_contiguous() && out.is_contiguous() && index.is_contiguous(), op,
@@ -142,7 +165,7 @@ void index_select_kernel(const Tensor& out, const Tensor& x, int64_t dim, const 
   const int64_t n = index.numel();
   DeviceGuard guard(x.device().index);
   IndexFlag flag(x);
-  visit_itemsize(x.itemsize(), [&]<class U>() {
+  if (!check_rows_only(op, index, r, flag, stream_of(x))) visit_itemsize(x.itemsize(), [&]<class U>() {
     visit_index(index, [&]<class I>() {
       index_select_fwd_kernel<U, I><<<blocks_for(out.numel()), kThreads, 0, stream_of(x)>>>(
           device_ptr<const U>(x), device_ptr<U>(out), device_ptr<const I>(index), r, n, flag.device());
@@ -161,7 +184,7 @@ void index_add_kernel(const Tensor& out, const Tensor& src, int64_t dim, const T
   const int64_t n = index.numel();
   DeviceGuard guard(out.device().index);
   IndexFlag flag(out);
-  visit_dtype(out.dtype(), [&]<class E>() {
+  if (!check_rows_only(op, index, r, flag, stream_of(out))) visit_dtype(out.dtype(), [&]<class E>() {
     using T = CudaType<E>;
     visit_index(index, [&]<class I>() {
       index_add_fwd_kernel<T, I><<<blocks_for(src.numel()), kThreads, 0, stream_of(out)>>>(

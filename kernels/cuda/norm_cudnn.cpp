@@ -19,7 +19,8 @@
 // two descriptors per call.
 //
 // The entry points return false, without touching anything, for what cuDNN
-// does not take (evaluation mode, integer or other dtypes, eps below
+// does not take (evaluation mode, bfloat16 and other dtypes, float64
+// parameters or statistics with float32 input, eps below
 // CUDNN_BN_MIN_EPSILON, sizes past its 32-bit descriptors, the switch off, or
 // a call cuDNN itself answers CUDNN_STATUS_NOT_SUPPORTED): norm.cu then runs
 // ember's own kernels.
@@ -40,6 +41,7 @@ int64_t batch_norm_cudnn_calls() { return g_cudnn_bn_calls.load(); }
 
 #if defined(EMBER_WITH_CUDNN)
 #include <climits>
+#include <initializer_list>
 
 #include <ember/kernels/cuda/cudnn.hpp>
 #include <ember/kernels/cuda/norm_cudnn.hpp>
@@ -71,17 +73,24 @@ struct BnDescriptors {
   }
 };
 
-// Whether cuDNN takes this call; the parameter type when it does.
-bool supported(const Tensor& x, const NormArgs& args) {
+DType param_type(const Tensor& x) { return x.dtype() == kFloat64 ? kFloat64 : kFloat32; }
+
+// Whether cuDNN takes this call. `params` are the parameter-shaped tensors involved (weight, bias,
+// running or saved statistics, parameter gradients; undefined ones ignored): a float64 one with
+// float32 parameters would lose precision in cuDNN's float32 copy, so those calls stay with
+// ember's kernels, which compute statistics in double. bfloat16 input stays there too (cuDNN's
+// batch-norm calls are documented for half, float and double data).
+bool supported(const Tensor& x, const NormArgs& args, std::initializer_list<const Tensor*> params) {
   if (!args.training || !cudnn_batch_norm()) return false;
   const DType dt = x.dtype();
-  if (dt != kFloat32 && dt != kFloat64 && dt != kFloat16 && dt != kBFloat16) return false;
+  if (dt != kFloat32 && dt != kFloat64 && dt != kFloat16) return false;
   if (args.eps < CUDNN_BN_MIN_EPSILON || x.dim() < 2 || x.numel() == 0) return false;
+  const DType pt = param_type(x);
+  for (const Tensor* p : params)
+    if (p->defined() && p->dtype() == kFloat64 && pt != kFloat64) return false;
   // cuDNN's descriptors hold int dimensions and strides.
   return x.numel() <= INT_MAX;
 }
-
-DType param_type(const Tensor& x) { return x.dtype() == kFloat64 ? kFloat64 : kFloat32; }
 
 // t itself when it already is a contiguous tensor of type pt, else a converted contiguous copy.
 Tensor as_param(const Tensor& t, DType pt) {
@@ -113,7 +122,7 @@ void check_operands(const char* op, std::initializer_list<const Tensor*> ts) {
 bool cudnn_batch_norm_forward(const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
                               const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                               const Tensor& running_var, const NormArgs& args) {
-  if (!supported(x, args)) return false;
+  if (!supported(x, args, {&weight, &bias, &running_mean, &running_var})) return false;
   const char* op = "batch_norm";
   const DType pt = param_type(x);
   check_operands(op, {&out, &save_mean, &save_invstd, &x});
@@ -144,7 +153,7 @@ bool cudnn_batch_norm_forward(const Tensor& out, const Tensor& save_mean, const 
 bool cudnn_batch_norm_backward(const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias,
                                const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
                                const Tensor& save_invstd, const NormArgs& args) {
-  if (!supported(x, args)) return false;
+  if (!supported(x, args, {&weight, &save_mean, &save_invstd, &grad_weight, &grad_bias})) return false;
   const char* op = "batch_norm_backward";
   const DType pt = param_type(x);
   check_operands(op, {&grad_x, &grad_out, &x});

@@ -51,8 +51,9 @@ void set_cudnn_conv_api(CudnnConvApi api);
 CudnnConvApi cudnn_conv_api();
 
 // Batch norm in training (forward and backward) through cuDNN (default) or ember's own kernels
-// (norm.cu). Evaluation mode, and what cuDNN cannot take (another dtype, an eps below its minimum,
-// sizes past its 32-bit descriptors, a call it answers "not supported"), run on ember's kernels.
+// (norm.cu). Evaluation mode, and what cuDNN cannot take (bfloat16 or another dtype, float64
+// parameters with float32 input, an eps below its minimum, sizes past its 32-bit descriptors, a
+// call it answers "not supported"), run on ember's kernels.
 void set_cudnn_batch_norm(bool use);
 bool cudnn_batch_norm();
 

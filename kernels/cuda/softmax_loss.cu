@@ -127,7 +127,8 @@ __global__ void loss_rows_fwd_kernel(const T* x, const int64_t* target, const T*
 
 // out[0] = sum(loss) / sum(wt) (mean) or sum(loss); one block.
 template <class T>
-__global__ void loss_total_fwd_kernel(const double* loss, const double* wt, int64_t rows, bool mean, T* out) {
+__global__ void __launch_bounds__(1024)
+    loss_total_fwd_kernel(const double* loss, const double* wt, int64_t rows, bool mean, T* out) {
   __shared__ Sum2 smem[32];
   Sum2 acc{0.0, 0.0};
   for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
@@ -140,7 +141,8 @@ __global__ void loss_total_fwd_kernel(const double* loss, const double* wt, int6
 
 // sums[0] = total target weight of the non-ignored rows, sums[1] = sum_c w[c] (C without weight); one block.
 template <class T>
-__global__ void loss_weight_sums_bwd_kernel(const int64_t* target, const T* weight, LossShape s, double* sums) {
+__global__ void __launch_bounds__(1024)
+    loss_weight_sums_bwd_kernel(const int64_t* target, const T* weight, LossShape s, double* sums) {
   __shared__ Sum2 smem[32];
   Sum2 acc{0.0, 0.0};
   for (int64_t r = threadIdx.x; r < s.rows; r += blockDim.x) {

@@ -3,9 +3,8 @@
 // the original index (stable in both directions), topk's k values in order.
 //
 // Each slice along the dim becomes one segment of (key, index) pairs: keys are
-// the values widened to a radix-sortable type (float for 16-bit floats, uint8
-// for bool) with every NaN made the positive quiet NaN and -0.0 made +0.0, so
-// the bitwise radix order is the CPU comparator's order; indices are 0..n-1.
+// unsigned integers (order_key) whose order is the CPU comparator's (NaN made
+// one value above +inf, -0.0 tied with +0.0); indices are 0..n-1.
 // One slice goes through cub::DeviceRadixSort, several through
 // cub::DeviceSegmentedSort (both stable; descending keeps equal keys in input
 // order). The first k indices of each sorted segment then gather the original
@@ -17,6 +16,8 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_segmented_sort.cuh>
 
+#include <type_traits>
+
 #include <ember/kernels/cuda/common.cuh>
 #include <ember/kernels/cuda/register.hpp>
 
@@ -27,20 +28,40 @@ namespace {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);                 \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
-// The radix-sort key type of a CUDA element type.
-template <class T> struct SortKeyT { using type = T; };
-template <> struct SortKeyT<__half> { using type = float; };
-template <> struct SortKeyT<__nv_bfloat16> { using type = float; };
+// The sort key of an element type: an unsigned integer of the element's width (float for 16-bit
+// floats) whose unsigned order is the CPU comparator's order. Unsigned keys order the same way in
+// CUB's radix passes and in the merge sort DeviceSegmentedSort uses for short segments (which
+// compares keys with <, where a floating NaN would compare equal to everything).
+template <class T> struct SortKeyT { using type = std::make_unsigned_t<T>; };
+template <> struct SortKeyT<float> { using type = uint32_t; };
+template <> struct SortKeyT<double> { using type = uint64_t; };
+template <> struct SortKeyT<__half> { using type = uint32_t; };
+template <> struct SortKeyT<__nv_bfloat16> { using type = uint32_t; };
 template <> struct SortKeyT<bool> { using type = uint8_t; };
 template <class T> using SortKey = typename SortKeyT<T>::type;
 
-template <class K>
-__device__ __forceinline__ K canonical_key(K k) {
-  if constexpr (std::is_floating_point_v<K>) {
-    if (k != k) return K(NAN);  // every NaN sorts as one value above +inf
-    if (k == K(0)) return K(0);  // -0.0 ties with +0.0, as the CPU's comparison
+// Integers: the sign bit flipped. Floats: every NaN made the positive quiet NaN (above +inf),
+// -0.0 made +0.0 (ties, as in the CPU's comparison), then negative values' bits inverted and
+// non-negative values' sign bit set, so unsigned order is numeric order.
+template <class T>
+__device__ __forceinline__ SortKey<T> order_key(T v) {
+  using K = SortKey<T>;
+  constexpr K kSign = K(1) << (sizeof(K) * 8 - 1);
+  if constexpr (std::is_same_v<T, bool>) {
+    return v ? K(1) : K(0);
+  } else if constexpr (std::is_integral_v<T>) {
+    const K u = static_cast<K>(v);
+    return std::is_signed_v<T> ? K(u ^ kSign) : u;
+  } else {
+    using F = std::conditional_t<std::is_same_v<T, double>, double, float>;
+    F f = static_cast<F>(to_acc(v));
+    if (f != f) f = F(NAN);
+    else if (f == F(0)) f = F(0);
+    K u;
+    if constexpr (std::is_same_v<F, double>) u = static_cast<K>(__double_as_longlong(f));
+    else u = static_cast<K>(__float_as_uint(f));
+    return (u & kSign) ? K(~u) : K(u | kSign);
   }
-  return k;
 }
 
 struct SliceShape {
@@ -53,7 +74,7 @@ __global__ void sort_keys_fwd_kernel(const T* x, SortKey<T>* keys, int64_t* idx,
   EMBER_GRID_STRIDE(e, s.outer * s.size * s.inner) {
     const int64_t seg = e / s.size, j = e % s.size;
     const int64_t o = seg / s.inner, i = seg % s.inner;
-    keys[e] = canonical_key(static_cast<SortKey<T>>(to_acc(x[(o * s.size + j) * s.inner + i])));
+    keys[e] = order_key(x[(o * s.size + j) * s.inner + i]);
     idx[e] = j;
   }
 }
@@ -131,9 +152,10 @@ void order_slices(const char* op, const Tensor& values, const Tensor& indices, c
   visit_dtype(x.dtype(), [&]<class E>() {
     using T = CudaType<E>;
     using K = SortKey<T>;
-    Tensor keys = empty({2 * n}, TensorOptions(dtype_of_v<K>, x.device()));
+    // Keys in and out, as raw bytes (ember has no dtype for every unsigned key width).
+    Tensor keys = empty({2 * n * static_cast<int64_t>(sizeof(K))}, TensorOptions(kUInt8, x.device()));
     Tensor idx = empty({2 * n}, TensorOptions(kInt64, x.device()));
-    K* pk = device_ptr<K>(keys);
+    K* pk = static_cast<K*>(keys.data_ptr());
     int64_t* pi = device_ptr<int64_t>(idx);
     sort_keys_fwd_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(device_ptr<const T>(x), pk, pi, s);
     EMBER_CUDA_LAUNCH_CHECK(op);
