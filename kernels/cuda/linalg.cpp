@@ -228,7 +228,9 @@ std::unique_ptr<Plan> make_plan(const char* op, int device, const LtTypes& types
   int found = 0;
   const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(lt_handle(device), d.desc, d.a, d.b, d.c, d.c, d.pref, 1,
                                                            &plan->heuristic, &found);
-  if (hs != CUBLAS_STATUS_NOT_SUPPORTED) EMBER_CUBLAS_CHECK(hs, op);
+  // No algorithm is "not supported"; with an epilogue any refusal counts as none (the caller then
+  // runs the plain product and the epilogue's ops), as versions differ in how they refuse one.
+  if (hs != CUBLAS_STATUS_NOT_SUPPORTED && epi == CUBLASLT_EPILOGUE_DEFAULT) EMBER_CUBLAS_CHECK(hs, op);
   plan->found = hs == CUBLAS_STATUS_SUCCESS && found > 0;
   return plan;
 }
@@ -301,6 +303,9 @@ void batched_gemm(const char* op, const Tensor& out, const Tensor& a, const Tens
     return;
   }
   Tensor bias_c = bias.defined() ? ops::contiguous(bias) : Tensor();
+  // cuBLASLt has no alignment preference for the bias: its epilogue kernels may assume 16 bytes, so
+  // a bias view starting elsewhere is copied (N elements) into a fresh, aligned allocation.
+  if (bias_c.defined() && pointer_alignment(bias_c.data_ptr()) < 16) bias_c = ops::clone(bias_c);
   if ((bias_c.defined() || act != Activation::none) && lt_matmul(op, out, a, b, bias_c, act)) return;
   EMBER_CHECK(lt_matmul(op, out, a, b, Tensor(), Activation::none), op, ": cuBLASLt found no algorithm for ",
               a.describe(), " @ ", b.describe());

@@ -72,7 +72,7 @@ __global__ void adam_fwd_kernel(const __grid_constant__ AdamTensorTable<T> table
     M vden = vi;
     if (vmax != nullptr) {
       const M old = to_acc(vmax[i]);
-      vden = old > vi ? old : vi;
+      vden = old < vi ? vi : old;  // std::max(old, vi) as on the CPU: a NaN vi keeps the old maximum
       vmax[i] = from_acc<T>(vden);
     }
     const M denom = dmath::sqrt(vden) * k.inv_bc2_sqrt + k.eps;

@@ -154,6 +154,14 @@ TEST(CudaLinalg, MmBmmLinearMatchCpu) {
       EXPECT_TRUE(close(ops::linear(gpu(x), gpu(w), Tensor(), act), ops::linear(x, w, Tensor(), act)))
           << "linear " << activation_name(act) << " " << dt;
     }
+    // A bias view one element into its storage (2 or 4 bytes off cuBLASLt's 16-byte epilogue alignment).
+    Tensor packed = gpu(make({25}));
+    Tensor bias_view = ops::slice(packed, 0, 1, 25, 1);
+    EXPECT_TRUE(close(ops::linear(gpu(x), gpu(w), bias_view), ops::linear(x, w, ops::to(bias_view, kCPU))))
+        << "linear misaligned bias " << dt;
+    EXPECT_TRUE(close(ops::linear(gpu(x), gpu(w), bias_view, Activation::relu),
+                      ops::linear(x, w, ops::to(bias_view, kCPU), Activation::relu)))
+        << "linear misaligned bias relu " << dt;
     Tensor ma = make({3, 1, 8, 16}), mb = make({4, 16, 5});  // batch-broadcast matmul goes through bmm
     EXPECT_TRUE(close(ops::matmul(gpu(ma), gpu(mb)), ops::matmul(ma, mb))) << "matmul " << dt;
   }
