@@ -77,7 +77,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
                 "], got bias is ", bias.describe(), " (w is ", w.describe(), ")");
   }
   Tensor out = empty(out_shape, x.options());
-  if (out.numel() > 0) {
+  if (out.numel() > 0 && (x4.numel() == 0 || w.numel() == 0)) {
+    // Nothing to sum (no input channels, or an empty image that padding still covers): every output
+    // is the bias or zero, on every device.
+    out = zeros(out_shape, x.options());
+    if (bias.defined()) out = add(out, view(bias, {1, w.size(0), 1, 1}));
+  } else if (out.numel() > 0) {
     EMBER_KERNEL(conv2d, x.device())(out, contiguous(x4), contiguous(w), bias.defined() ? contiguous(bias) : bias, args);
   }
   return unbatched ? squeeze(out, 0) : out;

@@ -14,6 +14,7 @@
 #include <ember/kernels/cpu/elementwise.hpp>
 #include <ember/kernels/cpu/register.hpp>
 #include <ember/kernels/cpu/vec_dispatch.hpp>
+#include <ember/kernels/integer_pow.hpp>
 
 namespace ember::cpu {
 namespace {
@@ -61,14 +62,7 @@ void pow_kernel(const Tensor& out, const Tensor& a, const Tensor& b, const Binar
   arith(out, a, b, "pow", [](auto x, auto y) {
     using M = decltype(x);
     if constexpr (std::is_integral_v<M>) {
-      // Negative exponents as PyTorch: 1 -> 1, -1 -> +-1, anything else -> 0.
-      if constexpr (std::is_signed_v<M>) {
-        if (y < 0) return static_cast<M>(x == 1 ? 1 : x == -1 ? ((-y) % 2 ? -1 : 1) : 0);
-      }
-      M r = 1, base = x;
-      for (int64_t e = static_cast<int64_t>(y); e > 0; e >>= 1, base = static_cast<M>(base * base))
-        if (e & 1) r = static_cast<M>(r * base);
-      return r;
+      return kernels::integer_pow(x, y);  // negative exponents as PyTorch
     } else {
       return static_cast<M>(std::pow(x, y));
     }

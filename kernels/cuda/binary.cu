@@ -9,6 +9,7 @@
 #include <ember/kernels/cuda/elementwise.cuh>
 #include <ember/kernels/cuda/math.cuh>
 #include <ember/kernels/cuda/register.hpp>
+#include <ember/kernels/integer_pow.hpp>
 
 namespace ember::cuda {
 namespace {
@@ -64,10 +65,7 @@ struct div_op {
 struct pow_op {
   template <class M> __device__ __forceinline__ M operator()(M x, M y) const {
     if constexpr (std::is_integral_v<M>) {
-      M r = 1, base = x;
-      for (int64_t e = static_cast<int64_t>(y); e > 0; e >>= 1, base = static_cast<M>(base * base))
-        if (e & 1) r = static_cast<M>(r * base);
-      return r;
+      return kernels::integer_pow(x, y);  // the CPU's function: negative exponents as PyTorch
     } else {
       return dmath::pow(x, y);
     }

@@ -26,6 +26,7 @@
 // types use tensor cores with float accumulation (engines noted
 // REDUCED_PRECISION_REDUCTION are skipped); float64 computes in double.
 // Every cuDNN call is checked; a failure names the call and the op.
+// Empty problems never reach here: the meta functions answer them (zeros, or the bias).
 // Ceilings per direction: 2 * N * O * (C / groups) * kH * kW * OH * OW FLOPs;
 // bytes at best x + w + out. Compute-bound except for tiny channel counts.
 #include <ember/kernels/cuda/register.hpp>
@@ -237,7 +238,7 @@ std::unique_ptr<ConvGraph> build_graph(Direction dir, DType dt, const Dims& xs, 
 
 // Whether an engine configuration keeps ember's precision rules (no TF32 for float32 unless
 // allowed, float accumulation for 16-bit types) and, in the first pass, needs no runtime compilation.
-bool engine_allowed(cudnnBackendDescriptor_t cfg, DType dt, bool allow_runtime_compiled) {
+bool engine_allowed(cudnnBackendDescriptor_t cfg, DType dt, bool strict_fp32, bool allow_runtime_compiled) {
   BackendDesc engine;
   if (engine.create(CUDNN_BACKEND_ENGINE_DESCRIPTOR) != CUDNN_STATUS_SUCCESS) return false;
   cudnnBackendDescriptor_t e = engine.get();
@@ -250,10 +251,10 @@ bool engine_allowed(cudnnBackendDescriptor_t cfg, DType dt, bool allow_runtime_c
   if (cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
                                CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n_notes, notes) != CUDNN_STATUS_SUCCESS)
     return false;
-  const bool strict_fp32 = dt == kFloat32 && !allow_tf32();
   for (int64_t i = 0; i < n_notes; ++i) {
-    if (strict_fp32 && (notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE || notes[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS))
-      return false;
+    // float32 never down-converts its inputs (below TF32), and uses tensor cores only with TF32 allowed.
+    if (dt == kFloat32 && notes[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) return false;
+    if (strict_fp32 && notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE) return false;
     if (dt.is_reduced_float() && notes[i] == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) return false;
   }
   if (allow_runtime_compiled) return true;
@@ -378,12 +379,15 @@ cudnnMathType_t math_for(DType dt) {
 // Picks the first heuristic candidate that succeeded, keeps the requested math (no TF32 when FMA was
 // asked for) and fits the workspace cap.
 template <class Perf>
-bool pick(const Perf* perf, int count, cudnnMathType_t math, LegacyDescriptors& p, size_t& workspace) {
+bool pick(const Perf* perf, int count, cudnnMathType_t math, bool allow_conversion, LegacyDescriptors& p,
+          size_t& workspace) {
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspace) continue;
     // With FMA asked for, the descriptor keeps FMA math: never a TF32 tensor-core kernel.
     if (math == CUDNN_FMA_MATH && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH)
       continue;
+    // Never a kernel that down-converts float32 inputs below TF32.
+    if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && !allow_conversion) continue;
     p.algo = static_cast<int>(perf[i].algo);
     workspace = perf[i].memory;
     if (perf[i].mathType != math && math != CUDNN_FMA_MATH)
@@ -393,15 +397,16 @@ bool pick(const Perf* perf, int count, cudnnMathType_t math, LegacyDescriptors& 
   return false;
 }
 
-void choose_algorithm(cudnnHandle_t h, Direction dir, cudnnMathType_t math, LegacyDescriptors& p, size_t& workspace,
-                      const char* op) {
+void choose_algorithm(cudnnHandle_t h, Direction dir, DType dt, cudnnMathType_t math, LegacyDescriptors& p,
+                      size_t& workspace, const char* op) {
+  const bool allow_conversion = dt != kFloat32;
   int found = 0;
   bool ok = false;
   if (dir == Direction::Forward) {
     cudnnConvolutionFwdAlgoPerf_t perf[kAlgoCandidates];
     EMBER_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, kAlgoCandidates, &found, perf),
                       op);
-    ok = pick(perf, found, math, p, workspace);
+    ok = pick(perf, found, math, allow_conversion, p, workspace);
     if (ok) {
       EMBER_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y,
                                                                 static_cast<cudnnConvolutionFwdAlgo_t>(p.algo),
@@ -412,7 +417,7 @@ void choose_algorithm(cudnnHandle_t h, Direction dir, cudnnMathType_t math, Lega
     cudnnConvolutionBwdDataAlgoPerf_t perf[kAlgoCandidates];
     EMBER_CUDNN_CHECK(
         cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x, kAlgoCandidates, &found, perf), op);
-    ok = pick(perf, found, math, p, workspace);
+    ok = pick(perf, found, math, allow_conversion, p, workspace);
     if (ok) {
       EMBER_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x,
                                                                      static_cast<cudnnConvolutionBwdDataAlgo_t>(p.algo),
@@ -423,7 +428,7 @@ void choose_algorithm(cudnnHandle_t h, Direction dir, cudnnMathType_t math, Lega
     cudnnConvolutionBwdFilterAlgoPerf_t perf[kAlgoCandidates];
     EMBER_CUDNN_CHECK(
         cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w, kAlgoCandidates, &found, perf), op);
-    ok = pick(perf, found, math, p, workspace);
+    ok = pick(perf, found, math, allow_conversion, p, workspace);
     if (ok) {
       EMBER_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
                             h, p.x, p.y, p.conv, p.w, static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.algo), &workspace),
@@ -440,8 +445,11 @@ void choose_algorithm(cudnnHandle_t h, Direction dir, cudnnMathType_t math, Lega
 
 // A graph plan: heuristic mode A, then the fallback list; in each, engines needing no runtime
 // compilation first. Null when none qualifies.
-std::unique_ptr<ConvPlan> make_graph_plan(cudnnHandle_t h, Direction dir, DType dt, const Dims& xs, const Dims& ws,
-                                          const Dims& ys, const Conv2dArgs& a, const std::array<int64_t, 3>& align) {
+std::unique_ptr<ConvPlan> make_graph_plan(cudnnHandle_t h, Direction dir, DType dt, cudnnMathType_t math,
+                                          const Dims& xs, const Dims& ws, const Dims& ys, const Conv2dArgs& a,
+                                          const std::array<int64_t, 3>& align) {
+  // The TF32 switch as read once for the plan's key (math): FMA math means no tensor cores.
+  const bool strict_fp32 = dt == kFloat32 && math == CUDNN_FMA_MATH;
   Why why;
   auto plan = std::make_unique<ConvPlan>();
   plan->graph = build_graph(dir, dt, xs, ws, ys, a, align, h, why);
@@ -450,7 +458,7 @@ std::unique_ptr<ConvPlan> make_graph_plan(cudnnHandle_t h, Direction dir, DType 
     std::vector<BackendDesc> cfgs = engine_configs(*plan->graph, mode, why);
     for (bool runtime_compiled : {false, true}) {
       for (BackendDesc& cfg : cfgs) {
-        if (!engine_allowed(cfg.get(), dt, runtime_compiled)) continue;
+        if (!engine_allowed(cfg.get(), dt, strict_fp32, runtime_compiled)) continue;
         plan->exec = execution_plan(h, cfg.get(), plan->workspace);
         if (plan->exec) {
           plan->engine_config = std::move(cfg);
@@ -480,16 +488,21 @@ const ConvPlan& plan_for(cudnnHandle_t h, int device, Direction dir, DType dt, c
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   std::unique_ptr<ConvPlan> p;
-  if (graph_api) p = make_graph_plan(h, dir, dt, xs, ws, ys, a, align);
+  if (graph_api) p = make_graph_plan(h, dir, dt, math, xs, ws, ys, a, align);
   if (p) {
     g_graph_plans.fetch_add(1);
   } else {
     p = std::make_unique<ConvPlan>();
     p->legacy = make_descriptors(dt, xs, ws, ys, a, math, op);
-    choose_algorithm(h, dir, math, *p->legacy, p->workspace, op);
+    choose_algorithm(h, dir, dt, math, *p->legacy, p->workspace, op);
     g_legacy_plans.fetch_add(1);
   }
-  if (cache.size() >= kMaxPlans) cache.clear();
+  if (cache.size() >= kMaxPlans) {
+    // Starting over: let queued convolutions finish before their plans (and any kernels a plan
+    // loaded) are destroyed.
+    EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream(device).handle()), op);
+    cache.clear();
+  }
   return *cache.emplace(key, std::move(p)).first->second;
 }
 

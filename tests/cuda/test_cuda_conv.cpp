@@ -159,6 +159,10 @@ TEST(CudaConv, UnbatchedCachedPlansAndTf32) {
     Tensor xi = randn({2, 3, 10, 10});
     EXPECT_TRUE(conv_matches(ops::conv2d(gpu(xi), gpu(w), {}, a), ops::conv2d(xi, w, {}, a))) << "repeat " << i;
   }
+  // Nothing to sum (no input channels): the bias, as on the CPU.
+  Tensor no_channels = randn({2, 0, 6, 6}), w0 = randn({3, 0, 3, 3}), b0 = randn({3});
+  EXPECT_TRUE(conv_matches(ops::conv2d(gpu(no_channels), gpu(w0), gpu(b0), a), ops::conv2d(no_channels, w0, b0, a)))
+      << "no input channels";
   Tensor go = randn({5, 10, 10});
   EXPECT_TRUE(conv_matches(ops::conv2d_backward_input(gpu(go), gpu(w), x.shape(), a),
                            ops::conv2d_backward_input(go, w, x.shape(), a)))

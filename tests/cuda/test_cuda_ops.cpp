@@ -150,6 +150,12 @@ TEST(CudaElementwise, BinaryOpsWithBroadcastingMatchCpu) {
       {"mul", [](const Tensor& a, const Tensor& b) { return ops::mul(a, b); }},
       {"div", [](const Tensor& a, const Tensor& b) { return ops::div(a, ops::add(ops::abs(b), scalar_tensor(1, b.options()))); }},
       {"pow", [](const Tensor& a, const Tensor& b) { return ops::pow(ops::abs(a), ops::clamp(b, Scalar(0), Scalar(3))); }},
+      // Integer exponents down to -3 (for floats, bases away from 0): PyTorch's negative-exponent rules.
+      {"pow_negative_exponent",
+       [](const Tensor& a, const Tensor& b) {
+         Tensor base = a.dtype().is_floating() ? ops::add(ops::abs(a), scalar_tensor(0.5, a.options())) : a;
+         return ops::pow(base, ops::clamp(b, Scalar(-3), Scalar(2)));
+       }},
       {"maximum", [](const Tensor& a, const Tensor& b) { return ops::maximum(a, b); }},
       {"minimum", [](const Tensor& a, const Tensor& b) { return ops::minimum(a, b); }},
       {"eq", [](const Tensor& a, const Tensor& b) { return ops::eq(a, b); }},

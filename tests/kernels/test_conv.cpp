@@ -271,6 +271,20 @@ TEST(Conv2d, EmptyBatch) {
   EXPECT_TRUE(all_close(gw, zeros({4, 3, 3, 3}), 0.0, 0.0));
 }
 
+// Outputs with nothing to sum: no input channels, or an empty image that padding still covers.
+// Every output is the bias (zero without one), whatever the device.
+TEST(Conv2d, NothingToSumGivesTheBias) {
+  Conv2dArgs a;
+  Tensor bias = from_values({1.5, -2.0}, {2}, kFloat32);
+  Tensor y = ops::conv2d(ones({2, 0, 4, 4}), ones({2, 0, 3, 3}), bias, a);
+  ASSERT_EQ(y.shape(), Dims({2, 2, 2, 2}));
+  EXPECT_TRUE(all_close(y, ops::expand(ops::view(bias, {1, 2, 1, 1}), {2, 2, 2, 2}), 0.0, 0.0));
+  a.padding[0] = a.padding[1] = 1;
+  Tensor y2 = ops::conv2d(ones({1, 3, 0, 4}), ones({2, 3, 1, 1}), {}, a);
+  ASSERT_EQ(y2.shape(), Dims({1, 2, 2, 6}));
+  EXPECT_TRUE(all_close(y2, zeros({1, 2, 2, 6}), 0.0, 0.0));
+}
+
 TEST(Conv2d, ErrorsNameShapes) {
   Conv2dArgs a;
   expect_error([&] { ops::conv2d(ones({2, 4, 5, 5}), ones({8, 3, 3, 3}), {}, a); },
