@@ -76,7 +76,10 @@ step_result() {  # step_result NAME RC
 
 # ---- environment -----------------------------------------------------------
 ember_cuda_path
-CMAKE_ARGS=(-DEMBER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DEMBER_BUILD_BENCHMARKS=ON -DEMBER_BUILD_TESTS=ON)
+# Warnings are not errors here: the GPU machine's compiler may be newer than CI's and warn where CI's
+# does not (CI keeps -Werror); the report counts the warnings instead.
+CMAKE_ARGS=(-DEMBER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DEMBER_BUILD_BENCHMARKS=ON -DEMBER_BUILD_TESTS=ON
+            -DEMBER_WERROR=OFF)
 if [ -n "${EMBER_DEPS_PREFIX:-}" ]; then
   DEPS=$(cd "$EMBER_DEPS_PREFIX" && pwd)
   multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
@@ -158,6 +161,7 @@ report "## Build (release preset, CUDA on, sm_$ARCH)"
 } >"$REPORT_DIR/build.log" 2>&1
 rc=$?
 grep -E 'ember: CUDA backend|ember: cuDNN|Found GTest|Found benchmark' "$REPORT_DIR/build.log" | sed 's/^/    /' >>"$REPORT"
+report "compiler: $(c++ --version 2>/dev/null | head -1); warnings: $(grep -c 'warning:' "$REPORT_DIR/build.log") (see build.log)"
 [ $rc -eq 0 ] || report_block "$REPORT_DIR/build.log" 40
 step_result build $rc
 if [ $rc -ne 0 ]; then
