@@ -15,7 +15,9 @@
 // under 4 bytes) and __device__ members
 //   A init(); A load(T v); A combine(A a, A b); Out finish(A a, int64_t n)
 // where combine must not depend on which operand came first in memory beyond
-// what the reducer tolerates (sums reassociate; extrema commute).
+// what the reducer tolerates (sums reassociate; extrema commute). A reducer
+// that needs the element's position in its row (the arg-reductions) defines
+// A load_at(T v, int64_t j) instead of load.
 // Ceilings: one read of x (plus the permuting copy for a non-trailing
 // reduction); bandwidth-bound unless the reducer calls libm per element.
 #pragma once
@@ -52,8 +54,9 @@ __global__ void reduce_rows_fwd_kernel(const In* in, int64_t rows, int64_t len, 
     if (row < rows) {
       const In* p = in + row * len;
       for (int64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
-        if constexpr (FromInput) a = r.combine(a, r.load(p[j]));
-        else a = r.combine(a, p[j]);
+        if constexpr (!FromInput) a = r.combine(a, p[j]);
+        else if constexpr (requires { r.load_at(p[j], j); }) a = r.combine(a, r.load_at(p[j], j));  // index-aware
+        else a = r.combine(a, r.load(p[j]));
       }
     }
     a = warp_reduce_any(a, combine);

@@ -7,7 +7,9 @@
 // (n <= 512) or a 256-thread block with a combine that is order-free (ties
 // go to the lower index), so the result equals the CPU's sequential scan.
 // Columns (inner > 1) run one thread per (outer, inner) position walking n,
-// reads coalesced across the inner dim. cumsum accumulates in double (floating)
+// reads coalesced across the inner dim. Too few rows or columns for the
+// device, each long: the row engine of reduce.cuh instead (columns moved to
+// rows by one copy), which splits each line into chunks across blocks. cumsum accumulates in double (floating)
 // or int64 (wrapping): rows by a warp/block inclusive scan with a running
 // carry, columns sequentially (the CPU's order).
 // Ceilings: one read of x and one write of the outputs (values + 8-byte
@@ -15,6 +17,7 @@
 // bandwidth-bound.
 #include <ember/kernels/cuda/block_reduce.cuh>
 #include <ember/kernels/cuda/common.cuh>
+#include <ember/kernels/cuda/reduce.cuh>
 #include <ember/kernels/cuda/register.hpp>
 #include <ember/tensor/ops.hpp>
 
@@ -86,6 +89,33 @@ __global__ void arg_reduce_cols_fwd_kernel(const T* x, int64_t outer, int64_t n,
   }
 }
 
+// The arg-reductions as a reducer of the row engine (reduce.cuh), for what the kernels above leave
+// idle: a few long rows are split into chunks across blocks, and combine's order-free ties keep the
+// CPU's answer. finish keeps the (value, index) pair; split_best_fwd_kernel writes it out.
+template <class T, bool Max>
+struct ArgR {
+  using A = ArgBest<Acc<T>>;
+  __device__ __forceinline__ A init() const { return A{Acc<T>(0), -1}; }
+  __device__ __forceinline__ A load_at(T v, int64_t j) const { return A{to_acc(v), j}; }
+  __device__ __forceinline__ A combine(A a, A b) const { return ArgCombine<Acc<T>, Max>()(a, b); }
+  __device__ __forceinline__ A finish(A a, int64_t) const { return a; }
+};
+
+template <class T>
+__global__ void split_best_fwd_kernel(const ArgBest<Acc<T>>* best, int64_t rows, T* values, int64_t* indices) {
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows;
+       r += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    indices[r] = best[r].i;
+    if (values != nullptr) values[r] = from_acc<T>(best[r].v);
+  }
+}
+
+// When the dedicated kernels would leave most of the GPU idle: rows (outer of them) or columns
+// (outer * inner of them) too few for the device, each n long enough to split.
+bool few_long_lines(int64_t lines, int64_t n, int device) {
+  return n >= 8192 && lines < 4 * static_cast<int64_t>(sm_count(device));
+}
+
 // (outer, n, inner) sizes of x around dim.
 void dims_around(const Tensor& x, int64_t dim, int64_t& outer, int64_t& n, int64_t& inner) {
   outer = n = inner = 1;
@@ -110,10 +140,21 @@ void arg_extremum(const char* op, const Tensor& values, const Tensor& indices, c
   Tensor idst = contiguous_output(indices);
   DeviceGuard guard(x.device().index);
   cudaStream_t stream = stream_of(x);
+  const bool engine = few_long_lines(outer * inner, n, x.device().index);
+  // The engine reduces rows: a reduced dim that is not last is moved there first (one copy).
+  Tensor rows_view =
+      engine && inner > 1 ? ops::contiguous(ops::transpose(ops::view(xc, {outer, n, inner}), 1, 2)) : xc;
   visit_dtype(x.dtype(), [&]<class E>() {
     using T = CudaType<E>;
     T* pv = vdst.defined() ? device_ptr<T>(vdst) : nullptr;
-    if (inner == 1) {
+    if (engine) {
+      using Best = ArgBest<Acc<T>>;
+      const int64_t rows = outer * inner;
+      Tensor best = empty({rows * static_cast<int64_t>(sizeof(Best))}, TensorOptions(kUInt8, x.device()));
+      Best* pb = static_cast<Best*>(best.data_ptr());
+      reduce_rows(op, device_ptr<const T>(rows_view), rows, n, pb, ArgR<T, Max>{}, x);
+      split_best_fwd_kernel<T><<<blocks_for(rows), kThreads, 0, stream>>>(pb, rows, pv, device_ptr<int64_t>(idst));
+    } else if (inner == 1) {
       const dim3 block = row_block(n);
       arg_reduce_rows_fwd_kernel<T, Max><<<row_grid(outer, block), block, 0, stream>>>(
           device_ptr<const T>(xc), outer, n, pv, device_ptr<int64_t>(idst));

@@ -103,7 +103,9 @@ TEST(CudaArgReduce, MaxMinArgmaxArgminMatchCpu) {
     const std::vector<CpuGpu> inputs = {contiguous_pair(make({6, 9})), strided_pair(make({5, 8})),
                                         contiguous_pair(make({3, 2000})), contiguous_pair(make({4, 7, 33})),
                                         contiguous_pair(make({1, 1})), contiguous_pair(make({2000, 3})),
-                                        expanded_pair(make({1, 7}), {5, 7})};
+                                        expanded_pair(make({1, 7}), {5, 7}),
+                                        // Few long rows / columns: the row engine, chunked across blocks.
+                                        contiguous_pair(make({2, 20000})), contiguous_pair(make({20000, 3}))};
     for (const auto& [x, xg] : inputs) {
       for (int64_t dim = -x.dim(); dim < x.dim(); ++dim) {
         const std::string what = x.describe() + " dim " + std::to_string(dim);
