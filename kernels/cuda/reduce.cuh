@@ -23,6 +23,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 
 #include <ember/kernels/cuda/block_reduce.cuh>
 #include <ember/kernels/cuda/common.cuh>
@@ -75,13 +76,17 @@ __global__ void reduce_rows_fwd_kernel(const In* in, int64_t rows, int64_t len, 
   }
 }
 
-// Number of SMs of a device (cached; the reduction engines size their grids with it).
+// Number of SMs of a device (cached, safe from any host thread; the reduction engines size their
+// grids with it).
 inline int sm_count(int device) {
-  static int cached[64] = {};
-  if (device >= 0 && device < 64 && cached[device] > 0) return cached[device];
+  static std::atomic<int> cached[64] = {};
+  if (device >= 0 && device < 64) {
+    const int known = cached[device].load(std::memory_order_relaxed);
+    if (known > 0) return known;
+  }
   int n = 0;
   EMBER_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device), "reduce");
-  if (device >= 0 && device < 64) cached[device] = n;
+  if (device >= 0 && device < 64) cached[device].store(n, std::memory_order_relaxed);
   return n;
 }
 
