@@ -9,9 +9,12 @@
 // Columns (inner > 1) run one thread per (outer, inner) position walking n,
 // reads coalesced across the inner dim. Too few rows or columns for the
 // device, each long: the row engine of reduce.cuh instead (columns moved to
-// rows by one copy), which splits each line into chunks across blocks. cumsum accumulates in double (floating)
-// or int64 (wrapping): rows by a warp/block inclusive scan with a running
-// carry, columns sequentially (the CPU's order).
+// rows by one copy), which splits each line into chunks across blocks.
+// cumsum accumulates in double (floating) or int64 (wrapping): rows by a
+// warp/block inclusive scan with a running carry, columns sequentially (the
+// CPU's order); a few long rows or columns (columns transposed to rows and
+// back) in chunks across blocks: chunk totals, their exclusive scan per row,
+// then each chunk's scan from its carry.
 // Ceilings: one read of x and one write of the outputs (values + 8-byte
 // indices, or x-sized for cumsum); one compare or add per element:
 // bandwidth-bound.
@@ -183,18 +186,23 @@ __device__ __forceinline__ A wrap_add(A a, A b) {
 
 // Rows of x (rows, n) contiguous scanned into y: blockDim.x threads per row take
 // blockDim.x elements per step (inclusive warp scan, then across warps), plus the carry.
+// Chunked (gridDim.y = chunks > 1, one row per block): block (r, c) scans elements
+// [c * chunk, (c + 1) * chunk) of row r starting from carry_in[r * chunks + c], the sum of the
+// row's earlier chunks.
 template <class T, class A>
-__global__ void cumsum_rows_fwd_kernel(const T* x, T* y, int64_t rows, int64_t n) {
+__global__ void cumsum_rows_fwd_kernel(const T* x, T* y, int64_t rows, int64_t n, int64_t chunk, const A* carry_in) {
   __shared__ A warp_totals[32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+  const int64_t c = blockIdx.y, chunks = gridDim.y;
+  const int64_t lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
   for (int64_t base = static_cast<int64_t>(blockIdx.x) * blockDim.y; base < rows;
        base += static_cast<int64_t>(gridDim.x) * blockDim.y) {
     const int64_t row = base + threadIdx.y;
     const bool valid = row < rows;
-    A carry = A(0);
-    for (int64_t j0 = 0; j0 < n; j0 += blockDim.x) {  // uniform across the block
+    A carry = carry_in != nullptr && valid ? carry_in[row * chunks + c] : A(0);
+    for (int64_t j0 = lo; j0 < hi; j0 += blockDim.x) {  // uniform across the block
       const int64_t j = j0 + threadIdx.x;
-      A v = valid && j < n ? static_cast<A>(to_acc(x[row * n + j])) : A(0);
+      A v = valid && j < hi ? static_cast<A>(to_acc(x[row * n + j])) : A(0);
 #pragma unroll
       for (int d = 1; d < 32; d <<= 1) {
         const A up = shfl_up_any(v, d);
@@ -214,8 +222,37 @@ __global__ void cumsum_rows_fwd_kernel(const T* x, T* y, int64_t rows, int64_t n
         v = wrap_add(v, before);
       }
       v = wrap_add(v, carry);
-      if (valid && j < n) y[row * n + j] = from_acc<T>(v);
+      if (valid && j < hi) y[row * n + j] = from_acc<T>(v);
       carry = wrap_add(carry, block_total);
+    }
+  }
+}
+
+// Chunk totals of x (rows, n): block (r, c) writes the sum of row r's elements [c * chunk,
+// (c + 1) * chunk) to totals[r * chunks + c]. One row per block (blockDim.y == 1).
+template <class T, class A>
+__global__ void cumsum_chunk_totals_fwd_kernel(const T* x, int64_t n, int64_t chunk, A* totals) {
+  __shared__ A smem[32];
+  const int64_t row = blockIdx.x, c = blockIdx.y, chunks = gridDim.y;
+  const int64_t lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
+  A acc = A(0);
+  for (int64_t j = lo + threadIdx.x; j < hi; j += blockDim.x)
+    acc = wrap_add(acc, static_cast<A>(to_acc(x[row * n + j])));
+  acc = block_allreduce(acc, [](A a, A b) { return wrap_add(a, b); }, smem);
+  if (threadIdx.x == 0) totals[row * chunks + c] = acc;
+}
+
+// Exclusive scan of each row's chunk totals, in place: totals[r * chunks + c] becomes the sum of
+// chunks 0 .. c - 1 of row r.
+template <class A>
+__global__ void cumsum_chunk_carries_fwd_kernel(A* totals, int64_t rows, int64_t chunks) {
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows;
+       r += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    A sum = A(0);
+    for (int64_t c = 0; c < chunks; ++c) {
+      const A t = totals[r * chunks + c];
+      totals[r * chunks + c] = sum;
+      sum = wrap_add(sum, t);
     }
   }
 }
@@ -234,6 +271,32 @@ __global__ void cumsum_cols_fwd_kernel(const T* x, T* y, int64_t outer, int64_t 
   }
 }
 
+// Scans rows (rows, n) of x into y (both contiguous): one warp or block per row, or, for a few
+// long rows, chunks across blocks (chunk totals, their exclusive scan, then each chunk's scan from
+// its carry).
+template <class T, class A>
+void cumsum_rows(const T* x, T* y, int64_t rows, int64_t n, const Tensor& like) {
+  cudaStream_t stream = stream_of(like);
+  if (!few_long_lines(rows, n, like.device().index)) {
+    const dim3 block = n <= 64 ? dim3(32, 8) : dim3(256, 1);
+    cumsum_rows_fwd_kernel<T, A><<<row_grid(rows, block), block, 0, stream>>>(x, y, rows, n, n, nullptr);
+    EMBER_CUDA_LAUNCH_CHECK("cumsum");
+    return;
+  }
+  const int64_t target = 4 * static_cast<int64_t>(sm_count(like.device().index));
+  const int64_t chunks = std::clamp<int64_t>(target / std::max<int64_t>(rows, 1), 1, (n + 4095) / 4096);
+  const int64_t chunk = (n + chunks - 1) / chunks;
+  Tensor ws = empty({rows * chunks * static_cast<int64_t>(sizeof(A))}, TensorOptions(kUInt8, like.device()));
+  A* carries = static_cast<A*>(ws.data_ptr());
+  const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(chunks));  // rows, chunks < 4 * SMs
+  cumsum_chunk_totals_fwd_kernel<T, A><<<grid, kThreads, 0, stream>>>(x, n, chunk, carries);
+  EMBER_CUDA_LAUNCH_CHECK("cumsum");
+  cumsum_chunk_carries_fwd_kernel<A><<<blocks_for(rows), kThreads, 0, stream>>>(carries, rows, chunks);
+  EMBER_CUDA_LAUNCH_CHECK("cumsum");
+  cumsum_rows_fwd_kernel<T, A><<<grid, dim3(kThreads, 1), 0, stream>>>(x, y, rows, n, chunk, carries);
+  EMBER_CUDA_LAUNCH_CHECK("cumsum");
+}
+
 void cumsum_kernel(const Tensor& out, const Tensor& x, int64_t dim) {
   int64_t outer, n, inner;
   dims_around(x, dim, outer, n, inner);
@@ -241,19 +304,25 @@ void cumsum_kernel(const Tensor& out, const Tensor& x, int64_t dim) {
   Tensor dst = contiguous_output(out);
   DeviceGuard guard(x.device().index);
   cudaStream_t stream = stream_of(x);
+  // A few long columns: scanned as rows of a transposed copy, then transposed back.
+  const bool columns_as_rows = inner > 1 && few_long_lines(outer * inner, n, x.device().index);
+  Tensor src = columns_as_rows ? ops::contiguous(ops::transpose(ops::view(xc, {outer, n, inner}), 1, 2)) : xc;
+  Tensor scanned = columns_as_rows ? empty(src.shape(), src.options()) : dst;
   visit_dtype(x.dtype(), [&]<class E>() {
     using T = CudaType<E>;
     using A = std::conditional_t<std::is_floating_point_v<Acc<T>>, double, int64_t>;
-    if (inner == 1) {
-      const dim3 block = n <= 64 ? dim3(32, 8) : dim3(256, 1);
-      cumsum_rows_fwd_kernel<T, A><<<row_grid(outer, block), block, 0, stream>>>(device_ptr<const T>(xc),
-                                                                                device_ptr<T>(dst), outer, n);
+    if (inner == 1 || columns_as_rows) {
+      cumsum_rows<T, A>(device_ptr<const T>(src), device_ptr<T>(scanned), outer * inner, n, x);
     } else {
       cumsum_cols_fwd_kernel<T, A><<<blocks_for(outer * inner), kThreads, 0, stream>>>(
           device_ptr<const T>(xc), device_ptr<T>(dst), outer, n, inner);
+      EMBER_CUDA_LAUNCH_CHECK("cumsum");
     }
-    EMBER_CUDA_LAUNCH_CHECK("cumsum");
   });
+  if (columns_as_rows) {
+    Tensor dst3 = ops::view(dst, {outer, n, inner});
+    ops::copy_(dst3, ops::transpose(scanned, 1, 2));
+  }
   finish_output(out, dst);
 }
 

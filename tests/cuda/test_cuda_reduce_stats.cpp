@@ -143,7 +143,9 @@ TEST(CudaArgReduce, CumsumMatchesCpu) {
     const std::vector<CpuGpu> inputs = {contiguous_pair(random_of({9, 40}, dt)), contiguous_pair(random_of({3, 5000}, dt)),
                                         contiguous_pair(random_of({6, 5, 7}, dt)), strided_pair(random_of({8, 11}, dt)),
                                         strided_pair(random_of({13}, dt)), contiguous_pair(random_of({1}, dt)),
-                                        contiguous_pair(random_of({1, 1}, dt)), expanded_pair(random_of({1, 9}, dt), {4, 9})};
+                                        contiguous_pair(random_of({1, 1}, dt)), expanded_pair(random_of({1, 9}, dt), {4, 9}),
+                                        // A few long rows / columns: scanned in chunks across blocks.
+                                        contiguous_pair(random_of({2, 20000}, dt)), contiguous_pair(random_of({20000, 3}, dt))};
     for (const auto& [x, xg] : inputs) {
       for (int64_t dim = 0; dim < x.dim(); ++dim) {
         EXPECT_TRUE(cuda_matches(ops::cumsum(xg, dim), ops::cumsum(x, dim), ember::testing::kRtolElementwise))
