@@ -55,6 +55,7 @@ CudnnCounts cudnn_counts() { return {g_graph_plans.load(), g_legacy_plans.load()
 #include <string>
 #include <vector>
 
+#include <ember/kernels/cuda/alignment.hpp>
 #include <ember/kernels/cuda/cudnn.hpp>
 #include <ember/runtime/cuda_check.hpp>
 #include <ember/tensor/factory.hpp>
@@ -123,14 +124,6 @@ class BackendDesc {
 // backward ops the same uids name dx / dw and dy.
 constexpr int64_t kUidX = 1, kUidW = 2, kUidY = 3;
 
-// The largest power of two (at most 16) that divides the address: what the plan may assume.
-int64_t alignment_of(const void* p) {
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  int64_t al = 16;
-  while (al > 1 && a % static_cast<uintptr_t>(al) != 0) al /= 2;
-  return al;
-}
-
 BackendDesc tensor_desc(int64_t uid, cudnnDataType_t type, const Dims& s, int64_t alignment, Why& why) {
   BackendDesc d;
   EMBER_CUDNN_TRY(why, d.create(CUDNN_BACKEND_TENSOR_DESCRIPTOR));
@@ -177,25 +170,16 @@ std::unique_ptr<ConvGraph> build_graph(Direction dir, DType dt, const Dims& xs, 
                                        Why& why) {
   auto g = std::make_unique<ConvGraph>();
   cudnnDataType_t type;
-  switch (dt.kind) {
-    case DType::Float32: type = CUDNN_DATA_FLOAT; break;
-    case DType::Float64: type = CUDNN_DATA_DOUBLE; break;
-    case DType::Float16: type = CUDNN_DATA_HALF; break;
-    case DType::BFloat16: type = CUDNN_DATA_BFLOAT16; break;
-    default: why.what = "no cuDNN convolution for this dtype"; return {};
+  if (!cudnn_data_type_of(dt, type)) {
+    why.what = "no cuDNN convolution for this dtype";
+    return {};
   }
   g->x = tensor_desc(kUidX, type, xs, align[0], why);
   g->w = tensor_desc(kUidW, type, ws, align[1], why);
   g->y = tensor_desc(kUidY, type, ys, align[2], why);
   g->conv = conv_desc(a, compute_type(dt), why);
   if (!g->x || !g->w || !g->y || !g->conv) return {};
-  // alpha = 1, beta = 0, in double for float64 data and float otherwise.
-  const bool dbl = dt == kFloat64;
-  const float f1 = 1.0f, f0 = 0.0f;
-  const double d1 = 1.0, d0 = 0.0;
-  const cudnnBackendAttributeType_t scale_type = dbl ? CUDNN_TYPE_DOUBLE : CUDNN_TYPE_FLOAT;
-  const void* one = dbl ? static_cast<const void*>(&d1) : &f1;
-  const void* zero = dbl ? static_cast<const void*>(&d0) : &f0;
+  const CudnnScaling s(dt);
   struct Attrs {
     cudnnBackendDescriptorType_t type;
     cudnnBackendAttributeName_t alpha, beta, conv, x, w, y;
@@ -217,8 +201,8 @@ std::unique_ptr<ConvGraph> build_graph(Direction dir, DType dt, const Dims& xs, 
   EMBER_CUDNN_TRY(why, g->node.create(at.type));
   cudnnBackendDescriptor_t n = g->node.get();
   const cudnnBackendDescriptor_t xd = g->x.get(), wd = g->w.get(), yd = g->y.get(), cd = g->conv.get();
-  EMBER_CUDNN_TRY(why, cudnnBackendSetAttribute(n, at.alpha, scale_type, 1, one));
-  EMBER_CUDNN_TRY(why, cudnnBackendSetAttribute(n, at.beta, scale_type, 1, zero));
+  EMBER_CUDNN_TRY(why, cudnnBackendSetAttribute(n, at.alpha, s.backend_type(), 1, s.one()));
+  EMBER_CUDNN_TRY(why, cudnnBackendSetAttribute(n, at.beta, s.backend_type(), 1, s.zero()));
   EMBER_CUDNN_TRY(why, cudnnBackendSetAttribute(n, at.conv, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cd));
   EMBER_CUDNN_TRY(why, cudnnBackendSetAttribute(n, at.x, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &xd));
   EMBER_CUDNN_TRY(why, cudnnBackendSetAttribute(n, at.w, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &wd));
@@ -237,8 +221,9 @@ std::unique_ptr<ConvGraph> build_graph(Direction dir, DType dt, const Dims& xs, 
 }
 
 // Whether an engine configuration keeps ember's precision rules (no TF32 for float32 unless
-// allowed, float accumulation for 16-bit types) and, in the first pass, needs no runtime compilation.
-bool engine_allowed(cudnnBackendDescriptor_t cfg, DType dt, bool strict_fp32, bool allow_runtime_compiled) {
+// allowed, float accumulation for 16-bit types) and needs runtime compilation exactly when
+// `runtime_compiled` asks for it (precompiled engines are tried first, each engine once).
+bool engine_allowed(cudnnBackendDescriptor_t cfg, DType dt, bool strict_fp32, bool runtime_compiled) {
   BackendDesc engine;
   if (engine.create(CUDNN_BACKEND_ENGINE_DESCRIPTOR) != CUDNN_STATUS_SUCCESS) return false;
   cudnnBackendDescriptor_t e = engine.get();
@@ -257,15 +242,15 @@ bool engine_allowed(cudnnBackendDescriptor_t cfg, DType dt, bool strict_fp32, bo
     if (strict_fp32 && notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE) return false;
     if (dt.is_reduced_float() && notes[i] == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) return false;
   }
-  if (allow_runtime_compiled) return true;
   cudnnBackendBehaviorNote_t behavior[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT];
   int64_t n_behavior = 0;
   if (cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
                                CUDNN_BEHAVIOR_NOTE_TYPE_COUNT, &n_behavior, behavior) != CUDNN_STATUS_SUCCESS)
     return false;
+  bool compiles = false;
   for (int64_t i = 0; i < n_behavior; ++i)
-    if (behavior[i] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) return false;
-  return true;
+    compiles = compiles || behavior[i] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION;
+  return compiles == runtime_compiled;
 }
 
 // The engine configurations cuDNN's heuristic proposes for a graph, best first.
@@ -520,8 +505,9 @@ void run_conv(const char* op, Direction dir, const Tensor& x, const Tensor& w, c
   const int device = x.device().index;
   DeviceGuard guard(device);
   cudnnHandle_t h = cudnn_handle(device, current_stream(device).handle(), op);
-  const std::array<int64_t, 3> align = {alignment_of(x.data_ptr()), alignment_of(w.data_ptr()),
-                                        alignment_of(y.data_ptr())};
+  // What the plan may assume of each pointer, capped at 16 bytes (more buys cuDNN nothing).
+  const std::array<int64_t, 3> align = {pointer_alignment(x.data_ptr(), 16), pointer_alignment(w.data_ptr(), 16),
+                                        pointer_alignment(y.data_ptr(), 16)};
   const ConvPlan& p = plan_for(h, device, dir, x.dtype(), x.shape(), w.shape(), y.shape(), args, align, op);
   Tensor ws = empty({static_cast<int64_t>(p.workspace)}, TensorOptions(kUInt8, x.device()));
   if (p.exec) {

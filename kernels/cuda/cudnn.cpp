@@ -29,14 +29,20 @@ cudnnHandle_t cudnn_handle(int device, cudaStream_t stream, const char* op) {
   return h;
 }
 
-cudnnDataType_t cudnn_data_type(DType dt, const char* op) {
+bool cudnn_data_type_of(DType dt, cudnnDataType_t& type) {
   switch (dt.kind) {
-    case DType::Float32: return CUDNN_DATA_FLOAT;
-    case DType::Float64: return CUDNN_DATA_DOUBLE;
-    case DType::Float16: return CUDNN_DATA_HALF;
-    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
-    default: EMBER_FAIL(op, ": cuDNN has no kernel for ", dt);
+    case DType::Float32: type = CUDNN_DATA_FLOAT; return true;
+    case DType::Float64: type = CUDNN_DATA_DOUBLE; return true;
+    case DType::Float16: type = CUDNN_DATA_HALF; return true;
+    case DType::BFloat16: type = CUDNN_DATA_BFLOAT16; return true;
+    default: return false;
   }
+}
+
+cudnnDataType_t cudnn_data_type(DType dt, const char* op) {
+  cudnnDataType_t type;
+  if (!cudnn_data_type_of(dt, type)) EMBER_FAIL(op, ": cuDNN has no kernel for ", dt);
+  return type;
 }
 
 }  // namespace ember::cuda

@@ -23,6 +23,9 @@ namespace ember::cuda {
 // for the life of the thread (a handle serves one stream at a time, so handles are not shared).
 cudnnHandle_t cudnn_handle(int device, cudaStream_t stream, const char* op);
 
+// cuDNN's type for a float dtype: false for other dtypes.
+bool cudnn_data_type_of(DType dt, cudnnDataType_t& type);
+
 // cuDNN's type for a float dtype; others are an error naming the op.
 cudnnDataType_t cudnn_data_type(DType dt, const char* op);
 
@@ -34,6 +37,8 @@ struct CudnnScaling {
   bool dbl;
   const void* one() const { return dbl ? static_cast<const void*>(&d1) : &f1; }
   const void* zero() const { return dbl ? static_cast<const void*>(&d0) : &f0; }
+  // Their attribute type in the backend (graph) API.
+  cudnnBackendAttributeType_t backend_type() const { return dbl ? CUDNN_TYPE_DOUBLE : CUDNN_TYPE_FLOAT; }
 };
 
 }  // namespace ember::cuda

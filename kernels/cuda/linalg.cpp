@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include <ember/kernels/cuda/alignment.hpp>
 #include <ember/kernels/cuda/gemm.hpp>
 #include <ember/kernels/cuda/register.hpp>
 #include <ember/runtime/cuda_check.hpp>
@@ -117,14 +118,6 @@ LtTypes lt_types(DType dt) {
     case DType::BFloat16: return {CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F};
     default: EMBER_FAIL("matmul: cuBLASLt has no path for ", dt);
   }
-}
-
-// The largest power of two (up to 256) dividing the address.
-uint32_t pointer_alignment(const void* p) {
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  uint32_t align = 256;
-  while (align > 1 && a % align != 0) align /= 2;
-  return align;
 }
 
 // RAII for the cuBLASLt descriptors.
