@@ -42,7 +42,10 @@ std::atomic<int64_t> g_graph_plans{0}, g_legacy_plans{0};
 void set_cudnn_conv_api(CudnnConvApi api) { g_conv_api.store(static_cast<int>(api)); }
 CudnnConvApi cudnn_conv_api() { return static_cast<CudnnConvApi>(g_conv_api.load()); }
 int64_t batch_norm_cudnn_calls();  // norm_cudnn.cpp
-CudnnCounts cudnn_counts() { return {g_graph_plans.load(), g_legacy_plans.load(), batch_norm_cudnn_calls()}; }
+int64_t cudnn_handles_created();   // cudnn.cpp
+CudnnCounts cudnn_counts() {
+  return {g_graph_plans.load(), g_legacy_plans.load(), batch_norm_cudnn_calls(), cudnn_handles_created()};
+}
 }  // namespace ember::cuda
 
 #if defined(EMBER_WITH_CUDNN)

@@ -58,11 +58,13 @@ void set_cudnn_batch_norm(bool use);
 bool cudnn_batch_norm();
 
 // What went through cuDNN so far in this process: convolution plans built, by the API that built
-// them, and batch-norm calls (forward and backward).
+// them, batch-norm calls (forward and backward), and cuDNN handles created (one per host thread
+// and device at a time: a thread's handle is lent to a later thread once it exits).
 struct CudnnCounts {
   int64_t conv_graph_plans = 0;
   int64_t conv_legacy_plans = 0;
   int64_t batch_norm_calls = 0;
+  int64_t handles = 0;
 };
 CudnnCounts cudnn_counts();
 

@@ -14,12 +14,14 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cuda_compare.hpp"
 
 #if defined(EMBER_WITH_CUDA)
 #include <ember/kernels/cuda/register.hpp>
+#include <ember/runtime/cuda_stream.hpp>
 
 // The ops this file compares with the CPU (CudaOpList.EveryOpIsComparedWithTheCpu).
 EMBER_OPS_TESTED(
@@ -122,6 +124,29 @@ TEST(CudaConv, ForwardAndBackwardMatchCpu) {
 }
 
 #if defined(EMBER_WITH_CUDA)
+
+// cuDNN handles are lent per host thread and taken back when a thread exits: a run of short-lived
+// threads, one after another, each convolving, creates at most one handle, and each gets the
+// CPU's answer.
+TEST(CudaConv, ShortLivedThreadsReuseCudnnHandles) {
+  EMBER_SKIP_WITHOUT_GPU();
+  if (!cuda::built_with_cudnn()) GTEST_SKIP() << "this CUDA build has no cuDNN";
+  const ConvCase& c = conv_cases()[0];
+  Tensor x = randn(c.x), w = randn(c.w);
+  Tensor want = ops::conv2d(x, w, {}, c.args);
+  Tensor xg = gpu(x), wg = gpu(w);
+  const int64_t before = cuda::cudnn_counts().handles;
+  for (int i = 0; i < 8; ++i) {
+    Tensor got;
+    std::thread t([&] {
+      got = ops::conv2d(xg, wg, {}, c.args);
+      cuda::synchronize(got.device().index);
+    });
+    t.join();
+    EXPECT_TRUE(conv_matches(got, want)) << "thread " << i;
+  }
+  EXPECT_LE(cuda::cudnn_counts().handles - before, 1) << "short-lived threads did not reuse the cuDNN handle";
+}
 
 // The backend descriptors (tensors, convolution, operation node) finalize for every case, direction
 // and dtype; cuDNN rejects inconsistent shapes. Needs no GPU: runs in every CUDA build with cuDNN.
