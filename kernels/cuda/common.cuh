@@ -79,6 +79,13 @@ T* device_ptr(const Tensor& t) {
 
 inline constexpr int kThreads = 256;
 
+// V elements moved as one aligned unit: a copy of a VecT (by value, not through a reference) is one
+// vector load or store, 128-bit when sizeof(T) * V == 16.
+template <class T, int V>
+struct alignas(sizeof(T) * V) VecT {
+  T v[V];
+};
+
 // Blocks for a grid-stride loop over n work items (at least 1, at most 65536).
 inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   int64_t b = (n + threads - 1) / threads;

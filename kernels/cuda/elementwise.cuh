@@ -44,11 +44,6 @@ struct StridedLayout {
   }
 };
 
-template <class T, int V>
-struct alignas(sizeof(T) * V) VecT {
-  T v[V];
-};
-
 template <class Out, class... In>
 constexpr int vec_width() {
   constexpr size_t widest = std::max({sizeof(Out), sizeof(In)...});

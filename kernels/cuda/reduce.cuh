@@ -5,7 +5,9 @@
 // The kept dims are permuted in front of the reduced ones and, unless that
 // view is already contiguous, made contiguous (one copy). Each row is reduced
 // by a warp (R <= 512) or a 256-thread block: per-thread partials, then warp
-// shuffles, then shared memory across warps. When there are too few rows to
+// shuffles, then shared memory across warps. Rows that start 16-byte aligned
+// and hold whole 16-byte vectors are read with 128-bit loads (kReduceVec
+// elements each); others element by element. When there are too few rows to
 // fill the GPU, each row is split into chunks reduced by separate blocks into
 // an [M, chunks] workspace, and a second launch combines the chunks (no
 // atomics: results are deterministic run to run).
@@ -36,29 +38,51 @@ namespace ember::cuda {
 template <class T>
 using SumAcc = std::conditional_t<std::is_floating_point_v<Acc<T>>, double, int64_t>;
 
+// Elements per vector load of the row engine: 16 bytes' worth.
+template <class T>
+inline constexpr int kReduceVec = sizeof(T) < 16 ? static_cast<int>(16 / sizeof(T)) : 1;
+
 // Rows of `in` ([M, R] contiguous, of In elements) reduced by blockDim.x threads
 // each (blockDim.y rows per block), chunk blockIdx.x of `chunks`. Loads go
-// through r.load when FromInput, else `in` already holds accumulators.
+// through r.load when FromInput, else `in` already holds accumulators. With
+// `vec` (FromInput only; rows and chunks start 16-byte aligned and hold whole
+// vectors), each thread reads kReduceVec<In> elements per 128-bit load.
 // Writes out[row] (one chunk) or partial[row * chunks + chunk].
 template <class R, class In, class Out, bool FromInput>
 __global__ void reduce_rows_fwd_kernel(const In* in, int64_t rows, int64_t len, int64_t chunk, int64_t chunks,
-                                       int64_t count, Out* out, typename R::A* partial, R r) {
+                                       int64_t count, Out* out, typename R::A* partial, R r, bool vec) {
   using A = typename R::A;
   __shared__ A warp_results[32];
   const int64_t c = blockIdx.x;
   const int64_t lo = c * chunk, hi = lo + chunk < len ? lo + chunk : len;
   auto combine = [&r](A a, A b) { return r.combine(a, b); };
+  // Element j of its row as an accumulator.
+  auto take = [&r](In v, int64_t j) -> A {
+    if constexpr (!FromInput) return v;
+    else if constexpr (requires { r.load_at(v, j); }) return r.load_at(v, j);  // index-aware
+    else return r.load(v);
+  };
   for (int64_t base = static_cast<int64_t>(blockIdx.y) * blockDim.y; base < rows;
        base += static_cast<int64_t>(gridDim.y) * blockDim.y) {
     const int64_t row = base + threadIdx.y;
     A a = r.init();
     if (row < rows) {
       const In* p = in + row * len;
-      for (int64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
-        if constexpr (!FromInput) a = r.combine(a, p[j]);
-        else if constexpr (requires { r.load_at(p[j], j); }) a = r.combine(a, r.load_at(p[j], j));  // index-aware
-        else a = r.combine(a, r.load(p[j]));
+      constexpr int V = FromInput ? kReduceVec<In> : 1;
+      bool scalar = true;
+      if constexpr (V > 1) {
+        if (vec) {
+          const VecT<In, V>* pv = reinterpret_cast<const VecT<In, V>*>(p);
+          for (int64_t jv = lo / V + threadIdx.x; jv < hi / V; jv += blockDim.x) {
+            const VecT<In, V> x = pv[jv];  // by value: one vector load
+#pragma unroll
+            for (int k = 0; k < V; ++k) a = r.combine(a, take(x.v[k], jv * V + k));
+          }
+          scalar = false;
+        }
       }
+      if (scalar)
+        for (int64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) a = r.combine(a, take(p[j], j));
     }
     a = warp_reduce_any(a, combine);
     if (blockDim.x > 32) {  // one row per block (blockDim.y == 1): combine the warps
@@ -107,26 +131,33 @@ void reduce_rows(const char* op, const T* in, int64_t rows, int64_t len, Out* ou
   if (row_blocks < target_blocks && len > 16 * tpr) {
     chunks = std::min((len + 16 * tpr - 1) / (16 * tpr), (target_blocks + row_blocks - 1) / row_blocks);
   }
-  const int64_t chunk = std::max<int64_t>(1, (len + chunks - 1) / chunks);  // len may be 0
+  // 128-bit loads when every row starts 16-byte aligned and holds whole vectors; chunks then hold
+  // whole vectors too.
+  constexpr int V = kReduceVec<T>;
+  const bool vec = V > 1 && len % V == 0 && reinterpret_cast<uintptr_t>(in) % 16 == 0;
+  int64_t chunk = std::max<int64_t>(1, (len + chunks - 1) / chunks);  // len may be 0
+  if (vec) chunk = (chunk + V - 1) / V * V;
   chunks = std::max<int64_t>(1, (len + chunk - 1) / chunk);
   const dim3 block(static_cast<unsigned>(tpr), static_cast<unsigned>(rows_per_block));
   const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(std::min<int64_t>(row_blocks, 65535)));
   if (chunks == 1) {
-    reduce_rows_fwd_kernel<R, T, Out, true><<<grid, block, 0, stream>>>(in, rows, len, chunk, 1, len, out, nullptr, r);
+    reduce_rows_fwd_kernel<R, T, Out, true>
+        <<<grid, block, 0, stream>>>(in, rows, len, chunk, 1, len, out, nullptr, r, vec);
     EMBER_CUDA_LAUNCH_CHECK(op);
     return;
   }
   // Workspace for the partials, from the caching allocator on this stream.
   Tensor ws = empty({rows * chunks * static_cast<int64_t>(sizeof(A))}, TensorOptions(kUInt8, like.device()));
   A* partial = static_cast<A*>(ws.data_ptr());
-  reduce_rows_fwd_kernel<R, T, Out, true><<<grid, block, 0, stream>>>(in, rows, len, chunk, chunks, len, out, partial, r);
+  reduce_rows_fwd_kernel<R, T, Out, true>
+      <<<grid, block, 0, stream>>>(in, rows, len, chunk, chunks, len, out, partial, r, vec);
   EMBER_CUDA_LAUNCH_CHECK(op);
   const int tpr2 = chunks <= 512 ? 32 : 256;
   const int rpb2 = kThreads / tpr2;
   const dim3 block2(static_cast<unsigned>(tpr2), static_cast<unsigned>(rpb2));
   const dim3 grid2(1u, static_cast<unsigned>(std::min<int64_t>((rows + rpb2 - 1) / rpb2, 65535)));
   reduce_rows_fwd_kernel<R, A, Out, false><<<grid2, block2, 0, stream>>>(partial, rows, chunks, chunks, 1, len, out,
-                                                                        nullptr, r);
+                                                                        nullptr, r, false);
   EMBER_CUDA_LAUNCH_CHECK(op);
 }
 

@@ -91,6 +91,26 @@ TEST(CudaReduce, LargeMultiBlockAndIntegerAndEdgeCases) {
     EXPECT_TRUE(close(ops::amax(gpu(xi), {0}), ops::amax(xi, {0}))) << dt;
     EXPECT_TRUE(close(ops::amin(gpu(xi)), ops::amin(xi))) << dt;
   }
+  // The row engine's 128-bit loads (rows of whole vectors from a 16-byte aligned start, chunks
+  // rounded to whole vectors) and its scalar loads (a view one element into its storage; a row
+  // length that is no multiple of the vector) give the CPU's answers.
+  for (DType dt : {kFloat32, kFloat64, kFloat16, kUInt8}) {
+    constexpr int64_t kLen = 20016;  // a multiple of 16; 5 chunks per row, not whole vectors until rounded
+    Tensor flat = ops::to(rand({3 * kLen + 1}, kFloat64), dt);
+    if (dt == kUInt8) flat = ops::to(randint(0, 250, {3 * kLen + 1}, kInt64), dt);
+    Tensor flat_g = gpu(flat);
+    auto rows = [&](const Tensor& f, int64_t start, int64_t len) {
+      return ops::reshape(ops::slice(f, 0, start, start + 3 * len, 1), {3, len});
+    };
+    for (auto [start, len] : {std::pair<int64_t, int64_t>{0, kLen}, {1, kLen}, {0, kLen - 1}}) {
+      Tensor x = rows(flat, start, len), xg = rows(flat_g, start, len);
+      const std::string what = x.describe() + " from element " + std::to_string(start);
+      EXPECT_TRUE(close(ops::sum(xg, {1}), ops::sum(x, {1}))) << "sum " << what;
+      EXPECT_TRUE(close(ops::amax(xg, {1}), ops::amax(x, {1}))) << "amax " << what;
+      EXPECT_TRUE(close(ops::argmax(xg, 1), ops::argmax(x, 1))) << "argmax " << what;
+      EXPECT_TRUE(close(ops::sum(xg), ops::sum(x))) << "sum all " << what;
+    }
+  }
   // Empty reduced extent: sum 0, mean NaN; empty kept extent: empty output.
   Tensor e = empty({3, 0}, TensorOptions(kFloat32, kGpu));
   EXPECT_TRUE(close(ops::sum(e, {1}), zeros({3})));
