@@ -24,7 +24,6 @@
 #include <array>
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 #include <utility>
 
@@ -33,6 +32,7 @@
 #include <ember/kernels/cuda/register.hpp>
 #include <ember/runtime/cuda_check.hpp>
 #include <ember/runtime/cuda_stream.hpp>
+#include <ember/runtime/handle_pool.hpp>
 #include <ember/tensor/factory.hpp>
 #include <ember/tensor/ops.hpp>
 
@@ -51,16 +51,17 @@ std::atomic<bool> g_allow_tf32{false};
 constexpr size_t kWorkspaceBytes = size_t{32} << 20;  // cuBLAS's recommendation for Hopper
 constexpr int kMaxDevices = 64;
 
+// The calling thread's cuBLASLt handle for a device, lent by a pool that takes it back when the
+// thread exits (runtime/handle_pool.hpp); the pool lives as long as the process.
 cublasLtHandle_t lt_handle(int device) {
-  static std::mutex mutex;
-  static cublasLtHandle_t handles[kMaxDevices] = {};
-  EMBER_CHECK(device < kMaxDevices, "cuBLASLt: device index ", device, " out of range");
-  std::lock_guard<std::mutex> lock(mutex);
-  if (handles[device] == nullptr) {
-    DeviceGuard guard(device);
-    EMBER_CUBLAS_CHECK(cublasLtCreate(&handles[device]), "matmul");  // lives as long as the process
-  }
-  return handles[device];
+  static auto* pool = new HandlePool<cublasLtHandle_t>([](int d) {
+    DeviceGuard guard(d);
+    cublasLtHandle_t h = nullptr;
+    EMBER_CUBLAS_CHECK(cublasLtCreate(&h), "matmul");
+    return h;
+  });
+  EMBER_CHECK(device >= 0 && device < kMaxDevices, "cuBLASLt: device index ", device, " out of range");
+  return pool->acquire(device);
 }
 
 // One operand of C^T = B^T A^T as cuBLASLt sees it.

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <barrier>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -29,10 +30,13 @@ struct Counter {
   }
 };
 
-// Pools outlive every thread that used them (as the library's do), so the tests leak theirs.
+// Pools outlive every thread that used them (the library's live as long as the process): the tests
+// keep theirs until the process exits.
 template <class F>
-HandlePool<int>& leaked_pool(F factory) {
-  return *new HandlePool<int>(std::move(factory));
+HandlePool<int>& kept_pool(F factory) {
+  static std::vector<std::unique_ptr<HandlePool<int>>> pools;
+  pools.push_back(std::make_unique<HandlePool<int>>(std::move(factory)));
+  return *pools.back();
 }
 
 int acquire_on_new_thread(HandlePool<int>& pool, int device) {
@@ -44,7 +48,7 @@ int acquire_on_new_thread(HandlePool<int>& pool, int device) {
 
 TEST(HandlePool, OneHandlePerThreadAndDevice) {
   Counter c;
-  auto& pool = leaked_pool(c.factory());
+  auto& pool = kept_pool(c.factory());
   int a = -1, a2 = -1, b = -1;
   std::thread t([&] {
     a = pool.acquire(0);
@@ -65,7 +69,7 @@ TEST(HandlePool, OneHandlePerThreadAndDevice) {
 
 TEST(HandlePool, ExitedThreadsHandlesAreLentAgain) {
   Counter c;
-  auto& pool = leaked_pool(c.factory());
+  auto& pool = kept_pool(c.factory());
   const int first = acquire_on_new_thread(pool, 0);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(acquire_on_new_thread(pool, 0), first) << "thread " << i;
   EXPECT_EQ(pool.created(), 1u);
@@ -75,7 +79,7 @@ TEST(HandlePool, ExitedThreadsHandlesAreLentAgain) {
 
 TEST(HandlePool, ConcurrentThreadsGetDistinctHandles) {
   Counter c;
-  auto& pool = leaked_pool(c.factory());
+  auto& pool = kept_pool(c.factory());
   constexpr int kThreads = 6;
   std::vector<int> got(kThreads, -1);
   std::barrier all_hold(kThreads);  // every thread holds its handle before any exits
@@ -99,8 +103,8 @@ TEST(HandlePool, ConcurrentThreadsGetDistinctHandles) {
 
 TEST(HandlePool, TwoPoolsOfOneTypeKeepTheirOwnHandles) {
   Counter c1, c2;
-  auto& p1 = leaked_pool(c1.factory());
-  auto& p2 = leaked_pool([](int device) { return -1 - device; });
+  auto& p1 = kept_pool(c1.factory());
+  auto& p2 = kept_pool([](int device) { return -1 - device; });
   int h1 = 0, h2 = 0;
   std::thread t([&] {
     h1 = p1.acquire(0);
@@ -115,7 +119,7 @@ TEST(HandlePool, TwoPoolsOfOneTypeKeepTheirOwnHandles) {
 
 TEST(HandlePool, FailingFactoryLendsNothingAndIsRetried) {
   Counter c;
-  auto& pool = leaked_pool(c.factory());
+  auto& pool = kept_pool(c.factory());
   c.fail = true;
   std::thread t([&] {
     EXPECT_THROW(pool.acquire(0), std::runtime_error);
