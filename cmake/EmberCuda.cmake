@@ -21,7 +21,8 @@ if(NOT EMBER_CUDA STREQUAL "OFF")
 endif()
 message(STATUS "ember: CUDA backend ${EMBER_WITH_CUDA}")
 
-function(ember_link_cuda target)
+# How ember's CUDA sources compile (the library's, and the PTX probe's in tests/).
+function(ember_cuda_compile_options target)
   # CMake 3.25 has no CUDA20 dialect for nvcc 13: pass -std=c++20 directly.
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 --expt-relaxed-constexpr --extended-lambda>)
@@ -29,6 +30,10 @@ function(ember_link_cuda target)
   # and, as CMAKE_CXX_STANDARD_REQUIRED is ON, fails at generate time ("requires
   # the language dialect CUDA20"). Not required: CMake adds no -std, ours applies.
   set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF CUDA_STANDARD_REQUIRED OFF)
+endfunction()
+
+function(ember_link_cuda target)
+  ember_cuda_compile_options(${target})
   target_link_libraries(${target} PUBLIC CUDA::cudart)
   # cuBLAS/cuBLASLt come with the toolkit; where a toolkit lacks them (they may come as Python
   # wheels instead), EMBER_CUBLAS_ROOT names a folder with include/ and lib/.
