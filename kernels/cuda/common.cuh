@@ -86,6 +86,13 @@ struct alignas(sizeof(T) * V) VecT {
   T v[V];
 };
 
+// Elements of each operand per 16-byte vector, set by the widest type (at least 1).
+template <class... Ts>
+constexpr int vec_width() {
+  constexpr size_t widest = std::max({sizeof(Ts)...});
+  return static_cast<int>(16 / widest) > 0 ? static_cast<int>(16 / widest) : 1;
+}
+
 // Blocks for a grid-stride loop over n work items (at least 1, at most 65536).
 inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   int64_t b = (n + threads - 1) / threads;

@@ -19,8 +19,8 @@
 
 namespace ember::cuda {
 
-// The calling thread's cuDNN handle for a device, bound to `stream`; created on first use and kept
-// for the life of the thread (a handle serves one stream at a time, so handles are not shared).
+// The calling thread's cuDNN handle for a device, bound to `stream`. A handle serves one thread at a
+// time: each thread gets its own from a pool, which takes it back when the thread exits.
 cudnnHandle_t cudnn_handle(int device, cudaStream_t stream, const char* op);
 
 // cuDNN's type for a float dtype: false for other dtypes.

@@ -44,12 +44,6 @@ struct StridedLayout {
   }
 };
 
-template <class Out, class... In>
-constexpr int vec_width() {
-  constexpr size_t widest = std::max({sizeof(Out), sizeof(In)...});
-  return static_cast<int>(16 / widest) > 0 ? static_cast<int>(16 / widest) : 1;
-}
-
 template <class Out, class... In, class F, size_t... I>
 __device__ __forceinline__ void apply_strided(const F& f, char* const* base, const int64_t* off,
                                               std::index_sequence<I...>) {

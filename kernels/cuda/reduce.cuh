@@ -6,7 +6,7 @@
 // view is already contiguous, made contiguous (one copy). Each row is reduced
 // by a warp (R <= 512) or a 256-thread block: per-thread partials, then warp
 // shuffles, then shared memory across warps. Rows that start 16-byte aligned
-// and hold whole 16-byte vectors are read with 128-bit loads (kReduceVec
+// and hold whole 16-byte vectors are read with 128-bit loads (vec_width<T>()
 // elements each); others element by element. When there are too few rows to
 // fill the GPU, each row is split into chunks reduced by separate blocks into
 // an [M, chunks] workspace, and a second launch combines the chunks (no
@@ -38,15 +38,11 @@ namespace ember::cuda {
 template <class T>
 using SumAcc = std::conditional_t<std::is_floating_point_v<Acc<T>>, double, int64_t>;
 
-// Elements per vector load of the row engine: 16 bytes' worth.
-template <class T>
-inline constexpr int kReduceVec = sizeof(T) < 16 ? static_cast<int>(16 / sizeof(T)) : 1;
-
 // Rows of `in` ([M, R] contiguous, of In elements) reduced by blockDim.x threads
 // each (blockDim.y rows per block), chunk blockIdx.x of `chunks`. Loads go
 // through r.load when FromInput, else `in` already holds accumulators. With
 // `vec` (FromInput only; rows and chunks start 16-byte aligned and hold whole
-// vectors), each thread reads kReduceVec<In> elements per 128-bit load.
+// vectors), each thread reads vec_width<In>() elements per 128-bit load.
 // Writes out[row] (one chunk) or partial[row * chunks + chunk].
 template <class R, class In, class Out, bool FromInput>
 __global__ void reduce_rows_fwd_kernel(const In* in, int64_t rows, int64_t len, int64_t chunk, int64_t chunks,
@@ -68,7 +64,7 @@ __global__ void reduce_rows_fwd_kernel(const In* in, int64_t rows, int64_t len, 
     A a = r.init();
     if (row < rows) {
       const In* p = in + row * len;
-      constexpr int V = FromInput ? kReduceVec<In> : 1;
+      constexpr int V = FromInput ? vec_width<In>() : 1;
       bool scalar = true;
       if constexpr (V > 1) {
         if (vec) {
@@ -133,7 +129,7 @@ void reduce_rows(const char* op, const T* in, int64_t rows, int64_t len, Out* ou
   }
   // 128-bit loads when every row starts 16-byte aligned and holds whole vectors; chunks then hold
   // whole vectors too.
-  constexpr int V = kReduceVec<T>;
+  constexpr int V = vec_width<T>();
   const bool vec = V > 1 && len % V == 0 && reinterpret_cast<uintptr_t>(in) % 16 == 0;
   int64_t chunk = std::max<int64_t>(1, (len + chunks - 1) / chunks);  // len may be 0
   if (vec) chunk = (chunk + V - 1) / V * V;
