@@ -8,7 +8,8 @@
 //   per operand with one 128-bit load/store (V = 16 / the widest element);
 // - the strided path otherwise: up to kMaxDims coalesced dims of sizes and
 //   per-operand byte strides travel in a small struct (StridedLayout) and each
-//   thread turns its flat index into one offset per operand. Layouts with more
+//   thread turns its flat index into one offset per operand (by multiply-high
+//   and shift, int_divider.hpp, when every index is below 2^31). Layouts with more
 //   dims (rare: coalescing merges contiguous runs) are split on the outer dim.
 // Types are CUDA element types (__half, not ember::Half); f is a functor with a
 // __device__ operator() taking the In values and returning an Out.
@@ -19,6 +20,7 @@
 #include <utility>
 
 #include <ember/kernels/cuda/common.cuh>
+#include <ember/kernels/cuda/int_divider.hpp>
 #include <ember/tensor/ops.hpp>
 
 namespace ember::cuda {
@@ -28,19 +30,19 @@ inline constexpr int kMaxDims = 8;
 template <int N>
 struct StridedLayout {
   int ndim = 0;
+  bool index32 = false;            // every flat index below 2^31: divs divide (int_divider.hpp)
   int64_t sizes[kMaxDims];         // innermost last
+  IntDivider divs[kMaxDims];
   int64_t strides[kMaxDims][N];    // bytes, 0 where broadcast
   char* base[N];
 
   __device__ __forceinline__ void offsets(int64_t linear, int64_t (&off)[N]) const {
 #pragma unroll
     for (int k = 0; k < N; ++k) off[k] = 0;
-    for (int d = ndim - 1; d >= 0; --d) {
-      const int64_t i = linear % sizes[d];
-      linear /= sizes[d];
+    unravel(linear, ndim, sizes, divs, index32, [&](int d, int64_t i) {
 #pragma unroll
       for (int k = 0; k < N; ++k) off[k] += i * strides[d][k];
-    }
+    });
   }
 };
 
@@ -115,6 +117,7 @@ bool make_layout(const std::array<const Tensor*, N>& ops, IntList shape, Strided
     layout.sizes[d] = sizes[static_cast<size_t>(d)];
     for (int k = 0; k < N; ++k) layout.strides[d][k] = strides[k][static_cast<size_t>(d)];
   }
+  layout.index32 = make_dividers(layout.ndim, layout.sizes, layout.divs);
   return true;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <ember/kernels/cuda/common.cuh>
+#include <ember/kernels/cuda/int_divider.hpp>
 
 namespace ember::cuda {
 
@@ -20,23 +21,23 @@ inline constexpr int kMaxIndexDims = 16;
 // Sizes of an iteration shape and the element strides of up to two operands over it.
 struct IndexGeom {
   int ndim = 0;
+  bool index32 = false;  // every flat position below 2^31: divs divide (int_divider.hpp)
   int64_t sizes[kMaxIndexDims];
+  IntDivider divs[kMaxIndexDims];
   int64_t stride_a[kMaxIndexDims];
   int64_t stride_b[kMaxIndexDims];
 
   // Offsets (elements) of operands a and b at row-major position `flat`; coordinate of `dim` in c_dim.
   __device__ __forceinline__ void offsets(int64_t flat, int dim, int64_t& a, int64_t& b, int64_t& c_dim) const {
     a = b = c_dim = 0;
-    for (int d = ndim - 1; d >= 0; --d) {
-      const int64_t c = flat % sizes[d];
-      flat /= sizes[d];
+    unravel(flat, ndim, sizes, divs, index32, [&](int d, int64_t c) {
       if (d == dim) {
         c_dim = c;
       } else {
         a += c * stride_a[d];
         b += c * stride_b[d];
       }
-    }
+    });
   }
 };
 
@@ -51,6 +52,7 @@ inline IndexGeom make_geom(const char* op, IntList shape, IntList sa, IntList sb
     g.stride_a[d] = sa[d];
     g.stride_b[d] = sb[d];
   }
+  g.index32 = make_dividers(g.ndim, g.sizes, g.divs);
   return g;
 }
 
