@@ -29,17 +29,14 @@ inline constexpr int kMaxDims = 8;
 
 template <int N>
 struct StridedLayout {
-  int ndim = 0;
-  bool index32 = false;            // every flat index below 2^31: divs divide (int_divider.hpp)
-  int64_t sizes[kMaxDims];         // innermost last
-  IntDivider divs[kMaxDims];
+  FlatShape<kMaxDims> shape;       // the coalesced dims, innermost last
   int64_t strides[kMaxDims][N];    // bytes, 0 where broadcast
   char* base[N];
 
   __device__ __forceinline__ void offsets(int64_t linear, int64_t (&off)[N]) const {
 #pragma unroll
     for (int k = 0; k < N; ++k) off[k] = 0;
-    unravel(linear, ndim, sizes, divs, index32, [&](int d, int64_t i) {
+    shape.unravel(linear, [&](int d, int64_t i) {
 #pragma unroll
       for (int k = 0; k < N; ++k) off[k] += i * strides[d][k];
     });
@@ -112,12 +109,9 @@ bool make_layout(const std::array<const Tensor*, N>& ops, IntList shape, Strided
     }
   }
   if (sizes.size() > static_cast<size_t>(kMaxDims)) return false;
-  layout.ndim = static_cast<int>(sizes.size());
-  for (int d = 0; d < layout.ndim; ++d) {
-    layout.sizes[d] = sizes[static_cast<size_t>(d)];
-    for (int k = 0; k < N; ++k) layout.strides[d][k] = strides[k][static_cast<size_t>(d)];
-  }
-  layout.index32 = make_dividers(layout.ndim, layout.sizes, layout.divs);
+  layout.shape = FlatShape<kMaxDims>(sizes.data(), sizes.size());
+  for (size_t d = 0; d < sizes.size(); ++d)
+    for (int k = 0; k < N; ++k) layout.strides[d][k] = strides[k][d];
   return true;
 }
 

@@ -40,12 +40,19 @@ Rows rows_around(IntList shape, int64_t d) {
   return r;
 }
 
+// Coordinates (o, i, j) of flat position e over `oni` = (outer, n, inner).
+__device__ __forceinline__ void row_coordinates(const FlatShape<3>& oni, int64_t e, int64_t& o, int64_t& i,
+                                                int64_t& j) {
+  oni.unravel(e, [&](int d, int64_t c) { (d == 0 ? o : d == 1 ? i : j) = c; });
+}
+
 // out: (outer, n, inner) = x: (outer, size, inner) rows picked by index (n); I: int32 or int64.
 template <class U, class I>
-__global__ void index_select_fwd_kernel(const U* x, U* out, const I* index, Rows r, int64_t n,
-                                        unsigned long long* flag) {
-  EMBER_GRID_STRIDE(e, r.outer * n * r.inner) {
-    const int64_t j = e % r.inner, i = (e / r.inner) % n, o = e / (r.inner * n);
+__global__ void index_select_fwd_kernel(const U* x, U* out, const I* index, Rows r,
+                                        const __grid_constant__ FlatShape<3> oni, unsigned long long* flag) {
+  EMBER_GRID_STRIDE(e, r.outer * oni.sizes[1] * r.inner) {
+    int64_t o = 0, i = 0, j = 0;
+    row_coordinates(oni, e, o, i, j);
     const int64_t idx = static_cast<int64_t>(index[i]);
     if (idx < 0 || idx >= r.size) {
       flag_bad_index(flag, i);
@@ -57,10 +64,11 @@ __global__ void index_select_fwd_kernel(const U* x, U* out, const I* index, Rows
 
 // out: (outer, size, inner) += src: (outer, n, inner) at rows index (n).
 template <class T, class I>
-__global__ void index_add_fwd_kernel(T* out, const T* src, const I* index, Rows r, int64_t n,
-                                     unsigned long long* flag) {
-  EMBER_GRID_STRIDE(e, r.outer * n * r.inner) {
-    const int64_t j = e % r.inner, i = (e / r.inner) % n, o = e / (r.inner * n);
+__global__ void index_add_fwd_kernel(T* out, const T* src, const I* index, Rows r,
+                                     const __grid_constant__ FlatShape<3> oni, unsigned long long* flag) {
+  EMBER_GRID_STRIDE(e, r.outer * oni.sizes[1] * r.inner) {
+    int64_t o = 0, i = 0, j = 0;
+    row_coordinates(oni, e, o, i, j);
     const int64_t idx = static_cast<int64_t>(index[i]);
     if (idx < 0 || idx >= r.size) {
       flag_bad_index(flag, i);
@@ -168,7 +176,8 @@ void index_select_kernel(const Tensor& out, const Tensor& x, int64_t dim, const 
   if (!check_rows_only(op, index, r, flag, stream_of(x))) visit_itemsize(x.itemsize(), [&]<class U>() {
     visit_index(index, [&]<class I>() {
       index_select_fwd_kernel<U, I><<<blocks_for(out.numel()), kThreads, 0, stream_of(x)>>>(
-          device_ptr<const U>(x), device_ptr<U>(out), device_ptr<const I>(index), r, n, flag.device());
+          device_ptr<const U>(x), device_ptr<U>(out), device_ptr<const I>(index), r, FlatShape<3>{r.outer, n, r.inner},
+          flag.device());
       EMBER_CUDA_LAUNCH_CHECK(op);
     });
   });
@@ -188,7 +197,8 @@ void index_add_kernel(const Tensor& out, const Tensor& src, int64_t dim, const T
     using T = CudaType<E>;
     visit_index(index, [&]<class I>() {
       index_add_fwd_kernel<T, I><<<blocks_for(src.numel()), kThreads, 0, stream_of(out)>>>(
-          device_ptr<T>(out), device_ptr<const T>(src), device_ptr<const I>(index), r, n, flag.device());
+          device_ptr<T>(out), device_ptr<const T>(src), device_ptr<const I>(index), r,
+          FlatShape<3>{r.outer, n, r.inner}, flag.device());
       EMBER_CUDA_LAUNCH_CHECK(op);
     });
   });

@@ -20,17 +20,14 @@ inline constexpr int kMaxIndexDims = 16;
 
 // Sizes of an iteration shape and the element strides of up to two operands over it.
 struct IndexGeom {
-  int ndim = 0;
-  bool index32 = false;  // every flat position below 2^31: divs divide (int_divider.hpp)
-  int64_t sizes[kMaxIndexDims];
-  IntDivider divs[kMaxIndexDims];
+  FlatShape<kMaxIndexDims> shape;
   int64_t stride_a[kMaxIndexDims];
   int64_t stride_b[kMaxIndexDims];
 
   // Offsets (elements) of operands a and b at row-major position `flat`; coordinate of `dim` in c_dim.
   __device__ __forceinline__ void offsets(int64_t flat, int dim, int64_t& a, int64_t& b, int64_t& c_dim) const {
     a = b = c_dim = 0;
-    unravel(flat, ndim, sizes, divs, index32, [&](int d, int64_t c) {
+    shape.unravel(flat, [&](int d, int64_t c) {
       if (d == dim) {
         c_dim = c;
       } else {
@@ -46,13 +43,11 @@ inline IndexGeom make_geom(const char* op, IntList shape, IntList sa, IntList sb
   EMBER_CHECK(shape.size() <= static_cast<size_t>(kMaxIndexDims), op, ": the CUDA kernel handles at most ",
               kMaxIndexDims, " dims, got a shape ", shape);
   IndexGeom g;
-  g.ndim = static_cast<int>(shape.size());
+  g.shape = FlatShape<kMaxIndexDims>(shape.data(), shape.size());
   for (size_t d = 0; d < shape.size(); ++d) {
-    g.sizes[d] = shape[d];
     g.stride_a[d] = sa[d];
     g.stride_b[d] = sb[d];
   }
-  g.index32 = make_dividers(g.ndim, g.sizes, g.divs);
   return g;
 }
 

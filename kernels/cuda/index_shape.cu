@@ -30,13 +30,10 @@ __global__ void cat_fwd_kernel(const U* src, U* dst, int64_t outer, int64_t in_r
 template <class U>
 __global__ void flip_fwd_kernel(const U* x, U* out, IndexGeom g, uint32_t flipped, int64_t n) {
   EMBER_GRID_STRIDE(e, n) {
-    int64_t flat = e, off = 0;
-    for (int d = g.ndim - 1; d >= 0; --d) {
-      int64_t c = flat % g.sizes[d];
-      flat /= g.sizes[d];
-      if (flipped & (1u << d)) c = g.sizes[d] - 1 - c;
-      off += c * g.stride_a[d];
-    }
+    int64_t off = 0;
+    g.shape.unravel(e, [&](int d, int64_t c) {
+      off += ((flipped & (1u << d)) ? g.shape.sizes[d] - 1 - c : c) * g.stride_a[d];
+    });
     out[e] = x[off];
   }
 }

@@ -19,6 +19,7 @@
 // and grad_out twice and writes grad_x.
 #include <ember/kernels/cuda/block_reduce.cuh>
 #include <ember/kernels/cuda/common.cuh>
+#include <ember/kernels/cuda/int_divider.hpp>
 #include <ember/kernels/cuda/norm_common.cuh>
 #include <ember/kernels/cuda/norm_cudnn.hpp>
 #include <ember/kernels/cuda/register.hpp>
@@ -95,10 +96,11 @@ __global__ void batch_norm_stats_fwd_kernel(const T* x, BnShape s, const double*
 
 // y = (x - m[c]) * scale[c] + shift[c] over (N, C, S).
 template <class T>
-__global__ void channel_affine_fwd_kernel(const T* x, T* y, int64_t n, int64_t C, int64_t S, const Acc<T>* coef) {
+__global__ void channel_affine_fwd_kernel(const T* x, T* y, int64_t n, const __grid_constant__ FlatShape<3> ncs,
+                                          const Acc<T>* coef) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    const int64_t c = (i / S) % C;
+    const int64_t c = ncs.coordinate(i, 1);
     y[i] = from_acc<T>((to_acc(x[i]) - coef[3 * c]) * coef[3 * c + 1] + coef[3 * c + 2]);
   }
 }
@@ -133,12 +135,12 @@ __global__ void batch_norm_sums_bwd_kernel(const T* g, const T* x, BnShape s, co
 
 // grad_x = k * (g - mean_g - (x - m) * proj) over (N, C, S).
 template <class T>
-__global__ void batch_norm_grad_x_bwd_kernel(const T* g, const T* x, T* gx, int64_t n, int64_t C, int64_t S,
-                                             const Acc<T>* coef) {
+__global__ void batch_norm_grad_x_bwd_kernel(const T* g, const T* x, T* gx, int64_t n,
+                                             const __grid_constant__ FlatShape<3> ncs, const Acc<T>* coef) {
   using M = Acc<T>;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    const M* k = coef + 4 * ((i / S) % C);
+    const M* k = coef + 4 * ncs.coordinate(i, 1);
     gx[i] = from_acc<T>(k[0] * (to_acc(g[i]) - k[1] - (to_acc(x[i]) - k[3]) * k[2]));
   }
 }
@@ -166,7 +168,8 @@ void batch_norm_kernel(const Tensor& out, const Tensor& stat0, const Tensor& sta
         update ? device_ptr<double>(rv_new) : nullptr, device_ptr<M>(coef));
     EMBER_CUDA_LAUNCH_CHECK("batch_norm");
     channel_affine_fwd_kernel<T><<<blocks_for(x.numel()), kThreads, 0, stream>>>(
-        device_ptr<const T>(x), device_ptr<T>(out), x.numel(), s.C, s.S, device_ptr<const M>(coef));
+        device_ptr<const T>(x), device_ptr<T>(out), x.numel(), FlatShape<3>{s.N, s.C, s.S},
+        device_ptr<const M>(coef));
     EMBER_CUDA_LAUNCH_CHECK("batch_norm");
   });
   if (update) {
@@ -195,8 +198,8 @@ void batch_norm_backward_kernel(const Tensor& grad_x, const Tensor& grad_weight,
         device_ptr<double>(gw), device_ptr<double>(gb), device_ptr<M>(coef));
     EMBER_CUDA_LAUNCH_CHECK("batch_norm_backward");
     batch_norm_grad_x_bwd_kernel<T><<<blocks_for(x.numel()), kThreads, 0, stream>>>(
-        device_ptr<const T>(grad_out), device_ptr<const T>(x), device_ptr<T>(grad_x), x.numel(), s.C, s.S,
-        device_ptr<const M>(coef));
+        device_ptr<const T>(grad_out), device_ptr<const T>(x), device_ptr<T>(grad_x), x.numel(),
+        FlatShape<3>{s.N, s.C, s.S}, device_ptr<const M>(coef));
     EMBER_CUDA_LAUNCH_CHECK("batch_norm_backward");
   });
   store_param(grad_weight, gw);

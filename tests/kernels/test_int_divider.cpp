@@ -1,15 +1,16 @@
-// IntDivider (kernels/cuda/int_divider.hpp), the CUDA kernels' division by a
+// IntDivider and FlatShape (kernels/cuda/int_divider.hpp), the CUDA kernels' division by a
 // fixed divisor through multiply-high and shift, against the `/` and `%`
 // operators on the host: every divisor up to 2^12 over the numerators around
 // each of its multiples, powers of two and their neighbours, large divisors,
 // random pairs over the whole range, and the edges (n = 0, n = 2^31 - 1);
-// make_dividers' 2^31 bound and unravel's coordinates with and without the
+// FlatShape's 2^31 bound, and its coordinates with and without the
 // dividers. Runs in every build: the header needs no CUDA.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include <ember/kernels/cuda/int_divider.hpp>
@@ -17,8 +18,7 @@
 namespace {
 
 using ember::cuda::IntDivider;
-using ember::cuda::make_dividers;
-using ember::cuda::unravel;
+using ember::cuda::FlatShape;
 
 constexpr uint32_t kMaxN = (uint32_t{1} << 31) - 1;
 
@@ -84,50 +84,48 @@ TEST(IntDivider, Fits32Bounds) {
   EXPECT_FALSE(IntDivider::fits32(-1));
 }
 
-TEST(IntDivider, MakeDividersOnlyWhenEveryPositionFits) {
-  IntDivider divs[3];
-  const int64_t fits[] = {1 << 10, 1 << 11, 1 << 10};  // exactly 2^31 positions
-  EXPECT_TRUE(make_dividers(3, fits, divs));
-  EXPECT_EQ(divs[1].divisor, 1u << 11);
-  const int64_t over[] = {(1 << 10) + 1, 1 << 11, 1 << 10};
-  IntDivider untouched[3];
-  EXPECT_FALSE(make_dividers(3, over, untouched));
-  EXPECT_EQ(untouched[0].divisor, 1u);
-  const int64_t huge[] = {int64_t{1} << 40};
-  EXPECT_FALSE(make_dividers(1, huge, untouched));
-  const int64_t empty[] = {5, 0, 7};
-  EXPECT_FALSE(make_dividers(3, empty, untouched));
+TEST(FlatShape, DividersOnlyWhenEveryPositionFits) {
+  const FlatShape<3> fits{1 << 10, 1 << 11, 1 << 10};  // exactly 2^31 positions
+  EXPECT_TRUE(fits.use32);
+  EXPECT_EQ(fits.divs[1].divisor, 1u << 11);
+  EXPECT_FALSE((FlatShape<3>{(1 << 10) + 1, 1 << 11, 1 << 10}.use32));
+  EXPECT_FALSE((FlatShape<1>{int64_t{1} << 40}.use32));
+  EXPECT_FALSE((FlatShape<3>{int64_t{1} << 40, int64_t{1} << 40, 2}.use32));  // no overflow in the count
+  EXPECT_FALSE((FlatShape<3>{5, 0, 7}.use32));                                   // nothing to visit
+  EXPECT_THROW((FlatShape<2>{1, 2, 3}), std::length_error);
 }
 
 // unravel's coordinates, through the dividers and through `/` and `%`, against row-major order.
-TEST(IntDivider, UnravelGivesRowMajorCoordinates) {
+TEST(FlatShape, UnravelGivesRowMajorCoordinates) {
   std::mt19937 rng(4);
   const std::vector<std::vector<int64_t>> shapes = {
       {7}, {3, 5}, {2, 3, 4}, {1000, 3, 7, 1}, {11, 13, 17, 19, 3}, {46341, 46340}, {65536, 32768}};
-  for (const auto& shape : shapes) {
-    const int nd = static_cast<int>(shape.size());
+  for (const auto& sizes : shapes) {
+    FlatShape<8> shape(sizes.data(), sizes.size());
+    ASSERT_TRUE(shape.use32);
+    const int nd = shape.ndim;
     int64_t count = 1;
-    for (int64_t s : shape) count *= s;
-    IntDivider divs[8];
-    ASSERT_TRUE(make_dividers(nd, shape.data(), divs));
+    for (int64_t v : sizes) count *= v;
     std::uniform_int_distribution<int64_t> any(0, count - 1);
     std::vector<int64_t> flats = {0, count - 1};
     for (int i = 0; i < 2000; ++i) flats.push_back(any(rng));
     for (int64_t flat : flats) {
-      std::vector<int64_t> want(shape.size());
+      std::vector<int64_t> want(sizes.size());
       int64_t rest = flat;
       for (int d = nd - 1; d >= 0; --d) {
-        want[static_cast<size_t>(d)] = rest % shape[static_cast<size_t>(d)];
-        rest /= shape[static_cast<size_t>(d)];
+        want[static_cast<size_t>(d)] = rest % sizes[static_cast<size_t>(d)];
+        rest /= sizes[static_cast<size_t>(d)];
       }
       for (bool use32 : {true, false}) {
-        std::vector<int64_t> got(shape.size(), -1);
+        shape.use32 = use32;
+        std::vector<int64_t> got(sizes.size(), -1);
         int expected_dim = nd - 1;
-        unravel(flat, nd, shape.data(), divs, use32, [&](int d, int64_t c) {
+        shape.unravel(flat, [&](int d, int64_t c) {
           EXPECT_EQ(d, expected_dim--) << "innermost first";
           got[static_cast<size_t>(d)] = c;
         });
         ASSERT_EQ(got, want) << "flat " << flat << (use32 ? " with" : " without") << " dividers";
+        for (int d = 0; d < nd; ++d) ASSERT_EQ(shape.coordinate(flat, d), want[static_cast<size_t>(d)]);
       }
     }
   }
