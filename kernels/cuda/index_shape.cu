@@ -20,10 +20,14 @@ namespace {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);                 \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
-// dst rows of out_row elements get src (outer, in_row) at their first in_row columns.
+// dst rows of out_row elements get src (rows = (outer, in_row)) at their first in_row columns.
 template <class U>
-__global__ void cat_fwd_kernel(const U* src, U* dst, int64_t outer, int64_t in_row, int64_t out_row) {
-  EMBER_GRID_STRIDE(e, outer * in_row) { dst[(e / in_row) * out_row + e % in_row] = src[e]; }
+__global__ void cat_fwd_kernel(const U* src, U* dst, const __grid_constant__ FlatShape<2> rows, int64_t out_row) {
+  EMBER_GRID_STRIDE(e, rows.sizes[0] * rows.sizes[1]) {
+    int64_t off = 0;
+    rows.unravel(e, [&](int d, int64_t c) { off += d == 0 ? c * out_row : c; });
+    dst[off] = src[e];
+  }
 }
 
 // out (contiguous) = x with the dims whose bit is set in `flipped` reversed. geom: a = x strides.
@@ -56,8 +60,8 @@ void cat_kernel(const Tensor& out, const std::vector<Tensor>& inputs, int64_t di
     if (in.numel() == 0) continue;
     visit_itemsize(out.itemsize(), [&]<class U>() {
       cat_fwd_kernel<U><<<blocks_for(in.numel()), kThreads, 0, stream>>>(device_ptr<const U>(in),
-                                                                         device_ptr<U>(out) + column, outer, in_row,
-                                                                         out_row);
+                                                                         device_ptr<U>(out) + column,
+                                                                         FlatShape<2>{outer, in_row}, out_row);
       EMBER_CUDA_LAUNCH_CHECK("cat");
     });
     column += in_row;

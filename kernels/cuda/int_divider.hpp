@@ -1,8 +1,8 @@
 // Division by a divisor fixed before a kernel runs, without a divide
 // instruction: the CUDA kernels that turn a flat element index into
-// coordinates (the elementwise engine's strided path, the index and flip
-// kernels, batch norm's channel of an element) divide by the same sizes for
-// every element, and a GPU has no
+// coordinates (the elementwise engine's strided path, the index, flip and cat
+// kernels, batch norm's channel of an element and its statistics' strips)
+// divide by the same sizes for every element, and a GPU has no
 // integer divider: a 32-bit `/` costs about twenty instructions, a 64-bit one
 // several times that. A multiply-high, an add and a shift do it instead.
 //
@@ -37,13 +37,13 @@ struct IntDivider {
 
   IntDivider() = default;
   // d in [1, 2^31].
-  explicit IntDivider(uint32_t d) : divisor(d) {
+  EMBER_HOST_DEVICE explicit IntDivider(uint32_t d) : divisor(d) {
     while ((uint64_t{1} << shift) < d) ++shift;
     magic = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1);
   }
 
   // Whether an index bound (the largest index plus one) is small enough for the quotient formula.
-  static constexpr bool fits32(int64_t bound) { return bound >= 0 && bound <= (int64_t{1} << 31); }
+  EMBER_HOST_DEVICE static constexpr bool fits32(int64_t bound) { return bound >= 0 && bound <= (int64_t{1} << 31); }
 
   // n / divisor, for n < 2^31.
   EMBER_HOST_DEVICE uint32_t div(uint32_t n) const {

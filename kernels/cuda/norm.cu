@@ -31,9 +31,19 @@ namespace {
 using namespace norm;
 
 // Calls f(i) for this thread's elements of the strips: segs strips of len at base + k * stride.
+// Below 2^31 elements the strip of element k comes from multiply-high and shift (int_divider.hpp).
 template <class F>
 __device__ __forceinline__ void for_strips(int64_t segs, int64_t len, int64_t stride, F f) {
   const int64_t count = segs * len;
+  if (count > 0 && IntDivider::fits32(count)) {
+    const IntDivider strip(static_cast<uint32_t>(len));
+    for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
+      uint32_t q = 0, r = 0;
+      strip.divmod(static_cast<uint32_t>(k), q, r);
+      f(static_cast<int64_t>(q) * stride + r);
+    }
+    return;
+  }
   for (int64_t k = threadIdx.x; k < count; k += blockDim.x) f((k / len) * stride + k % len);
 }
 
