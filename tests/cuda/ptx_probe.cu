@@ -1,7 +1,8 @@
 // The contiguous fast paths of the CUDA elementwise engine (elementwise.cuh)
-// and the row-reduction engine (reduce.cuh), instantiated for float32 with
-// plain functors, compiled to PTX at build time: check_ptx.cmake then checks
-// that each reads its operands with 128-bit loads. This guards the memory-bound
+// and the row-reduction engine (reduce.cuh), and the elementwise strided path,
+// instantiated for float32 with plain functors, compiled to PTX at build time:
+// check_ptx.cmake then checks that the fast paths read their operands with
+// 128-bit loads and the strided path divides by multiply-high (IntDivider). This guards the memory-bound
 // kernels' load width on machines without a GPU, where no benchmark can.
 #include <ember/kernels/cuda/elementwise.cuh>
 #include <ember/kernels/cuda/reduce.cuh>
@@ -25,5 +26,7 @@ struct Sum {
 template __global__ void ember::cuda::elementwise_vectorized_fwd_kernel<4, ember::cuda::ptx_probe::Add, float, float,
                                                                         float>(int64_t, ember::cuda::ptx_probe::Add,
                                                                                float*, const float*, const float*);
+template __global__ void ember::cuda::elementwise_strided_fwd_kernel<ember::cuda::ptx_probe::Add, float, float, float>(
+    int64_t, ember::cuda::StridedLayout<3>, ember::cuda::ptx_probe::Add);
 template __global__ void ember::cuda::reduce_rows_fwd_kernel<ember::cuda::ptx_probe::Sum, float, float, true>(
     const float*, int64_t, int64_t, int64_t, int64_t, int64_t, float*, float*, ember::cuda::ptx_probe::Sum, bool);
