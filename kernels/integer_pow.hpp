@@ -7,16 +7,12 @@
 #include <cstdint>
 #include <type_traits>
 
-#if defined(__CUDACC__)
-#define EMBER_INT_POW_HD __host__ __device__
-#else
-#define EMBER_INT_POW_HD
-#endif
+#include <ember/runtime/host_device.hpp>
 
 namespace ember::kernels {
 
 template <class M>
-EMBER_INT_POW_HD inline M integer_pow(M x, M y) {
+EMBER_HOST_DEVICE inline M integer_pow(M x, M y) {
   static_assert(std::is_integral_v<M>, "integer_pow takes integer types");
   if constexpr (std::is_signed_v<M>) {
     if (y < 0) return static_cast<M>(x == 1 ? 1 : x == -1 ? ((-y) % 2 ? -1 : 1) : 0);
@@ -28,5 +24,3 @@ EMBER_INT_POW_HD inline M integer_pow(M x, M y) {
 }
 
 }  // namespace ember::kernels
-
-#undef EMBER_INT_POW_HD

@@ -22,11 +22,7 @@
 #include <initializer_list>
 #include <stdexcept>
 
-#if defined(__CUDACC__)
-#define EMBER_HOST_DEVICE __host__ __device__
-#else
-#define EMBER_HOST_DEVICE
-#endif
+#include <ember/runtime/host_device.hpp>
 
 namespace ember::cuda {
 
