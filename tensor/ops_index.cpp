@@ -70,7 +70,13 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
       EMBER_CHECK(v >= 0 && v < rows, "embedding: index ", v, " is out of range for a table of ", rows,
                   " rows (weight ", weight.describe(), ", indices ", indices.describe(), ")");
   }
-  Tensor flat = index_select(weight, 0, reshape(indices, {-1}));
+  Tensor flat;
+  try {
+    flat = index_select(weight, 0, reshape(indices, {-1}));
+  } catch (const Error& e) {  // a device checks its indices in the kernel: name the embedding in its error
+    throw Error(std::string("embedding: ") + e.what() + " (weight " + weight.describe() + ", indices " +
+                indices.describe() + ")");
+  }
   Dims shape = indices.shape();
   shape.push_back(weight.size(1));
   return reshape(flat, shape);

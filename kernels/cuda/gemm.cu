@@ -14,7 +14,8 @@ struct GemmShape {
 
 template <class T>
 __global__ void gemm_naive_fwd_kernel(T* out, const T* a, const T* b, GemmShape s) {
-  using A = std::conditional_t<std::is_floating_point_v<Acc<T>>, double, int64_t>;
+  // Integers accumulate unsigned, as the CPU's kernel: wrap-around modulo 2^64 is defined, signed overflow is not.
+  using A = std::conditional_t<std::is_floating_point_v<Acc<T>>, double, uint64_t>;
   const int64_t total = s.batch * s.m * s.n;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total; idx += stride) {

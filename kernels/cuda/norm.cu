@@ -74,7 +74,7 @@ struct BnShape {
 // Per channel: statistics (training) or running stats (eval), saved mean/invstd, the
 // running-stat update (into rm_new/rv_new), and the compute-type coefficients m, scale, shift.
 template <class T>
-__global__ void batch_norm_stats_fwd_kernel(const T* x, BnShape s, const double* w, const double* b, const double* rm,
+__global__ void __launch_bounds__(512) batch_norm_stats_fwd_kernel(const T* x, BnShape s, const double* w, const double* b, const double* rm,
                                             const double* rv, StatOf<Acc<T>>* save_mean, StatOf<Acc<T>>* save_invstd,
                                             double* rm_new, double* rv_new, Acc<T>* coef) {
   using M = Acc<T>;
@@ -117,7 +117,7 @@ __global__ void channel_affine_fwd_kernel(const T* x, T* y, int64_t n, const __g
 
 // Per channel: grad sums (gb, gw as double) and the grad_x coefficients k, mean_g, proj, m.
 template <class T>
-__global__ void batch_norm_sums_bwd_kernel(const T* g, const T* x, BnShape s, const double* w, const double* mean,
+__global__ void __launch_bounds__(512) batch_norm_sums_bwd_kernel(const T* g, const T* x, BnShape s, const double* w, const double* mean,
                                            const double* invstd, double* gw, double* gb, Acc<T>* coef) {
   using M = Acc<T>;
   __shared__ Sum2 smem[32];

@@ -76,7 +76,12 @@ struct VarR {
   using A = WelfordAcc;
   double correction;
   __device__ __forceinline__ A init() const { return {0.0, 0.0, 0.0}; }
-  __device__ __forceinline__ A load(T v) const { return {1.0, static_cast<double>(to_acc(v)), 0.0}; }
+  // An inf or NaN element makes M2 NaN, as the CPU's sequential update does (inf * (inf - inf)); merging
+  // summaries alone would give inf (or 0 for a single element).
+  __device__ __forceinline__ A load(T v) const {
+    const double x = static_cast<double>(to_acc(v));
+    return {1.0, x, isfinite(x) ? 0.0 : CUDART_NAN};
+  }
   __device__ __forceinline__ A combine(A a, A b) const {
     if (b.n == 0.0) return a;
     if (a.n == 0.0) return b;

@@ -75,6 +75,10 @@ TEST(CudaReduceStats, SpecialValuesAndEmptyExtents) {
     EXPECT_TRUE(cuda_matches(ops::norm(gpu(x), kInf, {1}), ops::norm(x, kInf, {1}))) << "norm inf " << x.dtype();
     EXPECT_TRUE(cuda_matches(ops::norm(gpu(x), -kInf, {1}), ops::norm(x, -kInf, {1}))) << "norm -inf " << x.dtype();
     EXPECT_TRUE(cuda_matches(ops::var(gpu(x), {1}), ops::var(x, {1}))) << "var " << x.dtype();
+    EXPECT_TRUE(cuda_matches(ops::std(gpu(x), {1}), ops::std(x, {1}))) << "std " << x.dtype();
+    // Each element alone (every row of one element, correction 0): inf and NaN give NaN, as on the CPU.
+    Tensor column = ops::reshape(x, {12, 1});
+    EXPECT_TRUE(cuda_matches(ops::var(gpu(column), {1}, 0.0), ops::var(column, {1}, 0.0))) << "var of one " << x.dtype();
   }
   // Integers promote to float32 in logsumexp.
   Tensor xi = randint(-3, 4, {5, 6}, kInt64);
