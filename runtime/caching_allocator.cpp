@@ -63,8 +63,11 @@ std::string to_string(const AllocatorStats& s) {
   return os.str();
 }
 
-CachingAllocator::CachingAllocator(std::unique_ptr<DeviceMemoryBackend> backend)
-    : backend_(std::move(backend)), small_(std::make_unique<Pool>()), large_(std::make_unique<Pool>()) {
+CachingAllocator::CachingAllocator(std::unique_ptr<DeviceMemoryBackend> backend, Caching caching)
+    : backend_(std::move(backend)),
+      caching_(caching == Caching::on),
+      small_(std::make_unique<Pool>()),
+      large_(std::make_unique<Pool>()) {
   EMBER_ASSERT(backend_ != nullptr);
   small_->small = true;
 }
@@ -102,11 +105,17 @@ CachingAllocator::Pool& CachingAllocator::pool_for(size_t rounded) {
 void* CachingAllocator::allocate(size_t nbytes, StreamHandle stream) {
   std::lock_guard<std::mutex> lock(mutex_);
   process_events();
-  const size_t rounded = round_size(nbytes);
-  Pool& pool = pool_for(rounded);
-  Block* block = find_free_block(pool, stream, rounded);
-  if (block == nullptr) block = new_segment(pool, stream, rounded, nbytes);
-  split(block, rounded);
+  Block* block = nullptr;
+  if (caching_) {
+    const size_t rounded = round_size(nbytes);
+    Pool& pool = pool_for(rounded);
+    block = find_free_block(pool, stream, rounded);
+    if (block == nullptr) block = new_segment(pool, stream, segment_size(rounded), nbytes);
+    split(block, rounded);
+  } else {  // one allocation per request (a 0-byte request still gets a distinct pointer)
+    const size_t exact = std::max<size_t>(1, (nbytes + kUncachedRound - 1) / kUncachedRound) * kUncachedRound;
+    block = new_segment(pool_for(exact), stream, exact, nbytes);
+  }
   block->allocated = true;
   block->requested = nbytes;
   allocated_.emplace(block->ptr, block);
@@ -130,9 +139,8 @@ CachingAllocator::Block* CachingAllocator::find_free_block(Pool& pool, StreamHan
   return block;
 }
 
-CachingAllocator::Block* CachingAllocator::new_segment(Pool& pool, StreamHandle stream, size_t size,
+CachingAllocator::Block* CachingAllocator::new_segment(Pool& pool, StreamHandle stream, size_t seg,
                                                        size_t requested) {
-  const size_t seg = segment_size(size);
   void* p = backend_->malloc(seg);
   if (p == nullptr) {
     // Out of memory: give the cache back to the device and try once more.
@@ -140,7 +148,7 @@ CachingAllocator::Block* CachingAllocator::new_segment(Pool& pool, StreamHandle 
     release_cached_segments();
     p = backend_->malloc(seg);
   }
-  if (p == nullptr) fail_oom(requested, size, seg);
+  if (p == nullptr) fail_oom(requested, caching_ ? round_size(requested) : seg, seg);
   stats_.num_device_mallocs += 1;
   stats_.reserved_bytes += seg;
   stats_.peak_reserved_bytes = std::max(stats_.peak_reserved_bytes, stats_.reserved_bytes);
@@ -183,6 +191,13 @@ void CachingAllocator::split(Block* block, size_t size) {
 
 void CachingAllocator::release_to_pool(Block* block) {
   block->allocated = false;
+  if (!caching_) {  // straight back to the backend
+    backend_->free(block->ptr);
+    stats_.reserved_bytes -= block->size;
+    stats_.num_device_frees += 1;
+    delete block;
+    return;
+  }
   Pool& pool = *block->pool;
   if (Block* prev = block->prev; prev != nullptr && prev->cached) {
     pool.blocks.erase(prev);

@@ -18,6 +18,12 @@
 // - when the backend is out of memory, the cache is released (every free whole
 //   segment goes back to the backend) and the malloc retried once; a second
 //   failure throws ember::Error naming the request and the current stats.
+// - without caching (Caching::off, EMBER_CUDA_NO_CACHE=1 for the CUDA
+//   allocator): each request is its own backend malloc of the request rounded
+//   up to 16 bytes, given back to the backend as soon as it is free (after the
+//   events of other streams). Slow; there so that a memory checker such as
+//   compute-sanitizer sees every tensor's own bounds (inside a cached segment a
+//   read past a tensor's end lands in its neighbour and goes unnoticed).
 //
 // The backend (malloc/free/events) is the only device-specific part: the CUDA
 // build implements it with cudaMalloc/cudaFree/cudaEvent* (runtime/cuda_allocator.cpp);
@@ -84,7 +90,10 @@ class CachingAllocator {
   static constexpr size_t kLargeSegment = size_t{20} << 20;  // segment for large requests < 10 MiB
   static constexpr size_t kRoundLarge = size_t{2} << 20;
 
-  explicit CachingAllocator(std::unique_ptr<DeviceMemoryBackend> backend);
+  static constexpr size_t kUncachedRound = 16;  // Caching::off: requests round up to this
+
+  enum class Caching { on, off };
+  explicit CachingAllocator(std::unique_ptr<DeviceMemoryBackend> backend, Caching caching = Caching::on);
   ~CachingAllocator();  // returns every cached segment to the backend
   CachingAllocator(const CachingAllocator&) = delete;
   CachingAllocator& operator=(const CachingAllocator&) = delete;
@@ -102,6 +111,7 @@ class CachingAllocator {
 
   AllocatorStats stats() const;
   void reset_peak_stats();
+  bool caching() const { return caching_; }
   // Rounded size and pool choice (exposed for tests and docs).
   static size_t round_size(size_t nbytes);
   static size_t segment_size(size_t rounded);
@@ -116,7 +126,8 @@ class CachingAllocator {
   };
 
   Block* find_free_block(Pool& pool, StreamHandle stream, size_t size);
-  Block* new_segment(Pool& pool, StreamHandle stream, size_t size, size_t requested);
+  // A fresh backend allocation of seg bytes as one block (retried once after releasing the cache).
+  Block* new_segment(Pool& pool, StreamHandle stream, size_t seg, size_t requested);
   void split(Block* block, size_t size);
   void release_to_pool(Block* block);  // merges with free neighbours, inserts into its pool
   void process_events();
@@ -125,6 +136,7 @@ class CachingAllocator {
   Pool& pool_for(size_t rounded);
 
   std::unique_ptr<DeviceMemoryBackend> backend_;
+  const bool caching_;
   mutable std::mutex mutex_;
   std::unique_ptr<Pool> small_;
   std::unique_ptr<Pool> large_;

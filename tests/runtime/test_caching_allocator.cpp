@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -267,6 +268,70 @@ TEST_F(CachingAllocatorTest, EmptyCacheWaitsForPendingBlocks) {
   alloc->empty_cache();
   EXPECT_GE(dev->syncs, 1);
   EXPECT_EQ(stats().reserved_bytes, 0u);
+  EXPECT_EQ(dev->live.size(), 0u);
+}
+
+// Caching::off (EMBER_CUDA_NO_CACHE=1): every request is its own backend allocation of the
+// request rounded up to 16 bytes, returned as soon as it is free, after other streams' events.
+class UncachedAllocatorTest : public CachingAllocatorTest {
+ protected:
+  UncachedAllocatorTest() {
+    alloc = std::make_unique<CachingAllocator>(std::make_unique<FakeBackend>(dev), CachingAllocator::Caching::off);
+  }
+};
+
+TEST_F(UncachedAllocatorTest, EachRequestIsItsOwnExactAllocationFreedAtOnce) {
+  EXPECT_FALSE(alloc->caching());
+  char* a = allocate(1000);
+  char* b = allocate(0);
+  ASSERT_EQ(dev->live.size(), 2u);
+  EXPECT_EQ(dev->live.at(reinterpret_cast<uintptr_t>(a)), 1008u);  // 1000 rounded up to 16, not to 512
+  EXPECT_EQ(dev->live.at(reinterpret_cast<uintptr_t>(b)), 16u);    // a 0-byte request gets its own 16 bytes
+  EXPECT_EQ(stats().reserved_bytes, 1024u);
+  EXPECT_EQ(stats().allocated_bytes, 1024u);
+  EXPECT_EQ(stats().requested_bytes, 1000u);
+  alloc->free(a);
+  EXPECT_EQ(dev->live.size(), 1u);  // back to the backend, not cached
+  EXPECT_EQ(stats().num_cached_blocks, 0u);
+  char* c = allocate(1000);  // a new allocation: nothing is reused
+  EXPECT_EQ(dev->mallocs, 3);
+  alloc->free(b);
+  alloc->free(c);
+  EXPECT_EQ(dev->live.size(), 0u);
+  EXPECT_EQ(stats().reserved_bytes, 0u);
+  EXPECT_EQ(stats().num_device_frees, 3u);
+}
+
+TEST_F(UncachedAllocatorTest, ABlockUsedOnAnotherStreamIsFreedOnlyAfterThatStream) {
+  char* p = allocate(3 * MiB + 5, kS1);
+  EXPECT_EQ(dev->live.at(reinterpret_cast<uintptr_t>(p)), 3 * MiB + 16);
+  alloc->record_stream(p, kS2);
+  alloc->free(p);
+  EXPECT_EQ(stats().num_pending_event_blocks, 1u);
+  EXPECT_EQ(dev->live.size(), 1u);  // kS2 may still use it
+  char* q = allocate(16, kS1);      // allocating processes events: kS2 has not finished
+  EXPECT_EQ(dev->live.size(), 2u);
+  dev->complete(kS2);
+  alloc->free(q);
+  char* r = allocate(16, kS1);
+  EXPECT_EQ(dev->live.count(reinterpret_cast<uintptr_t>(p)), 0u);  // returned once kS2 completed
+  EXPECT_EQ(stats().num_pending_event_blocks, 0u);
+  alloc->free(r);
+  EXPECT_EQ(dev->live.size(), 0u);
+}
+
+TEST_F(UncachedAllocatorTest, OutOfMemoryNamesTheExactRequest) {
+  dev->capacity = 4 * KiB;
+  char* p = allocate(4000);
+  try {
+    allocate(100);
+    FAIL() << "expected ember::Error";
+  } catch (const ember::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("100 bytes requested"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("fake:0"), std::string::npos) << msg;
+  }
+  alloc->free(p);
   EXPECT_EQ(dev->live.size(), 0u);
 }
 
