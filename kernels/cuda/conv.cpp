@@ -55,6 +55,7 @@ CudnnCounts cudnn_counts() {
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -365,10 +366,11 @@ cudnnMathType_t math_for(DType dt) {
 }
 
 // Picks the first heuristic candidate that succeeded, keeps the requested math (no TF32 when FMA was
-// asked for) and fits the workspace cap.
-template <class Perf>
+// asked for), whose workspace query (query(algo, bytes), with the candidate's math set) succeeds and
+// fits the cap; a candidate the query refuses is skipped, not an error.
+template <class Perf, class Query>
 bool pick(const Perf* perf, int count, cudnnMathType_t math, bool allow_conversion, LegacyDescriptors& p,
-          size_t& workspace) {
+          size_t& workspace, Query query) {
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspace) continue;
     // With FMA asked for, the descriptor keeps FMA math: never a TF32 tensor-core kernel.
@@ -376,10 +378,12 @@ bool pick(const Perf* perf, int count, cudnnMathType_t math, bool allow_conversi
       continue;
     // Never a kernel that down-converts float32 inputs below TF32.
     if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && !allow_conversion) continue;
+    const cudnnMathType_t use = math == CUDNN_FMA_MATH ? math : perf[i].mathType;
+    EMBER_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, use), "conv2d");
+    size_t bytes = 0;
+    if (query(perf[i].algo, bytes) != CUDNN_STATUS_SUCCESS || bytes > kMaxWorkspace) continue;
     p.algo = static_cast<int>(perf[i].algo);
-    workspace = perf[i].memory;
-    if (perf[i].mathType != math && math != CUDNN_FMA_MATH)
-      EMBER_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, perf[i].mathType), "conv2d");
+    workspace = bytes;
     return true;
   }
   return false;
@@ -394,34 +398,24 @@ void choose_algorithm(cudnnHandle_t h, Direction dir, DType dt, cudnnMathType_t 
     cudnnConvolutionFwdAlgoPerf_t perf[kAlgoCandidates];
     EMBER_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, kAlgoCandidates, &found, perf),
                       op);
-    ok = pick(perf, found, math, allow_conversion, p, workspace);
-    if (ok) {
-      EMBER_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y,
-                                                                static_cast<cudnnConvolutionFwdAlgo_t>(p.algo),
-                                                                &workspace),
-                        op);
-    }
+    ok = pick(perf, found, math, allow_conversion, p, workspace, [&](cudnnConvolutionFwdAlgo_t algo, size_t& bytes) {
+      return cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y, algo, &bytes);
+    });
   } else if (dir == Direction::BackwardData) {
     cudnnConvolutionBwdDataAlgoPerf_t perf[kAlgoCandidates];
     EMBER_CUDNN_CHECK(
         cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x, kAlgoCandidates, &found, perf), op);
-    ok = pick(perf, found, math, allow_conversion, p, workspace);
-    if (ok) {
-      EMBER_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x,
-                                                                     static_cast<cudnnConvolutionBwdDataAlgo_t>(p.algo),
-                                                                     &workspace),
-                        op);
-    }
+    ok = pick(perf, found, math, allow_conversion, p, workspace, [&](cudnnConvolutionBwdDataAlgo_t algo, size_t& bytes) {
+      return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x, algo, &bytes);
+    });
   } else {
     cudnnConvolutionBwdFilterAlgoPerf_t perf[kAlgoCandidates];
     EMBER_CUDNN_CHECK(
         cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w, kAlgoCandidates, &found, perf), op);
-    ok = pick(perf, found, math, allow_conversion, p, workspace);
-    if (ok) {
-      EMBER_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-                            h, p.x, p.y, p.conv, p.w, static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.algo), &workspace),
-                        op);
-    }
+    ok = pick(perf, found, math, allow_conversion, p, workspace,
+              [&](cudnnConvolutionBwdFilterAlgo_t algo, size_t& bytes) {
+                return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.conv, p.w, algo, &bytes);
+              });
   }
   EMBER_CHECK(ok, op, ": cuDNN offers no algorithm for this convolution (", found, " candidates, none usable with ",
               math == CUDNN_FMA_MATH ? "FMA math" : "the requested math", " and at most ", kMaxWorkspace >> 20,
@@ -458,12 +452,41 @@ std::unique_ptr<ConvPlan> make_graph_plan(cudnnHandle_t h, Direction dir, DType 
   return {};
 }
 
-using ConvKey = std::array<int64_t, 25>;
+using ConvKey = std::array<int64_t, 25>;  // [0] is the device
+
+// A host thread's plans. Destroying a plan may unload kernels it loaded (runtime-compiled engines)
+// while convolutions this thread queued, on any of its streams, still wait to run: before plans go
+// (the cache starting over, or the thread exiting) every device they were made for is drained.
+struct PlanCache {
+  std::map<ConvKey, std::unique_ptr<ConvPlan>> plans;
+
+  std::set<int> devices() const {
+    std::set<int> out;
+    for (const auto& entry : plans) out.insert(static_cast<int>(entry.first[0]));
+    return out;
+  }
+  void clear(const char* op) {
+    for (int d : devices()) {
+      DeviceGuard guard(d);
+      EMBER_CUDA_CHECK(cudaDeviceSynchronize(), op);
+    }
+    plans.clear();
+  }
+  ~PlanCache() {
+    // At thread or process exit: nothing to report to, and the driver may already be shutting down.
+    int previous = -1;
+    if (plans.empty() || cudaGetDevice(&previous) != cudaSuccess) return;
+    for (int d : devices())
+      if (cudaSetDevice(d) == cudaSuccess) (void)cudaDeviceSynchronize();
+    (void)cudaSetDevice(previous);
+    (void)cudaGetLastError();
+  }
+};
 
 // The cached plan for a problem, built on first use in this thread.
 const ConvPlan& plan_for(cudnnHandle_t h, int device, Direction dir, DType dt, const Dims& xs, const Dims& ws,
                          const Dims& ys, const Conv2dArgs& a, const std::array<int64_t, 3>& align, const char* op) {
-  thread_local std::map<ConvKey, std::unique_ptr<ConvPlan>> cache;
+  thread_local PlanCache cache;
   const cudnnMathType_t math = math_for(dt);
   const bool graph_api = cudnn_conv_api() == CudnnConvApi::graph;
   const ConvKey key = {device,       static_cast<int>(dir), static_cast<int>(dt.kind), static_cast<int>(math),
@@ -473,8 +496,8 @@ const ConvPlan& plan_for(cudnnHandle_t h, int device, Direction dir, DType dt, c
                        a.padding[1], a.dilation[0],         a.dilation[1],             a.groups,
                        ys[2],        ys[3],                 align[0],                  align[1],
                        align[2]};
-  auto it = cache.find(key);
-  if (it != cache.end()) return *it->second;
+  auto it = cache.plans.find(key);
+  if (it != cache.plans.end()) return *it->second;
   std::unique_ptr<ConvPlan> p;
   if (graph_api) p = make_graph_plan(h, dir, dt, math, xs, ws, ys, a, align);
   if (p) {
@@ -485,13 +508,8 @@ const ConvPlan& plan_for(cudnnHandle_t h, int device, Direction dir, DType dt, c
     choose_algorithm(h, dir, dt, math, *p->legacy, p->workspace, op);
     g_legacy_plans.fetch_add(1);
   }
-  if (cache.size() >= kMaxPlans) {
-    // Starting over: let queued convolutions finish before their plans (and any kernels a plan
-    // loaded) are destroyed.
-    EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream(device).handle()), op);
-    cache.clear();
-  }
-  return *cache.emplace(key, std::move(p)).first->second;
+  if (cache.plans.size() >= kMaxPlans) cache.clear(op);  // starting over
+  return *cache.plans.emplace(key, std::move(p)).first->second;
 }
 
 void check_operands(const char* op, std::initializer_list<const Tensor*> ts) {

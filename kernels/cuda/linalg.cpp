@@ -169,8 +169,8 @@ struct Plan {
 };
 
 // Everything a plan depends on: device, types, epilogue, both operands' layouts, the output's
-// shape and the four pointers' alignments (which restrict the algorithms).
-using PlanKey = std::array<int64_t, 22>;
+// shape and the alignments of the four matrix pointers and of the bias (which restrict the algorithms).
+using PlanKey = std::array<int64_t, 23>;
 
 struct PlanKeyHash {
   size_t operator()(const PlanKey& k) const {
@@ -190,7 +190,7 @@ constexpr size_t kMaxPlans = 4096;
 
 std::unique_ptr<Plan> make_plan(const char* op, int device, const LtTypes& types, cublasLtEpilogue_t epi,
                                 const Operand& lhs, const Operand& rhs, int64_t batch, int64_t M, int64_t N,
-                                const uint32_t (&align)[4]) {
+                                const uint32_t (&align)[4], const void* bias_ptr) {
   auto plan = std::make_unique<Plan>();
   Desc& d = plan->d;
   EMBER_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.desc, types.compute, types.scale), op);
@@ -201,10 +201,15 @@ std::unique_ptr<Plan> make_plan(const char* op, int device, const LtTypes& types
     EMBER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), op);
   const bool bias = epi == CUBLASLT_EPILOGUE_BIAS || epi == CUBLASLT_EPILOGUE_RELU_BIAS ||
                     epi == CUBLASLT_EPILOGUE_GELU_BIAS;
-  if (bias)
+  if (bias) {
     EMBER_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &types.data,
                                                       sizeof(types.data)),
                        op);
+    // The heuristic reads the bias pointer's alignment (cuBLASLt has no preference attribute for it):
+    // set the first call's pointer; later calls share the plan only with a bias of the same alignment.
+    EMBER_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)), op);
+  }
   make_layout(op, &d.a, types.data, lhs.rows, lhs.cols, lhs.ld, batch, lhs.batch_stride);
   make_layout(op, &d.b, types.data, rhs.rows, rhs.cols, rhs.ld, batch, rhs.batch_stride);
   make_layout(op, &d.c, types.data, N, M, N, batch, M * N);
@@ -240,22 +245,23 @@ bool lt_matmul(const char* op, const Tensor& out, Tensor a, Tensor b, const Tens
   const cublasLtEpilogue_t epi = epilogue_of(bias.defined(), act);
   const uint32_t align[4] = {pointer_alignment(lhs.ptr), pointer_alignment(rhs.ptr), pointer_alignment(out.data_ptr()),
                              pointer_alignment(out.data_ptr())};
+  const void* bias_ptr = bias.defined() ? bias.data_ptr() : nullptr;
+  const int64_t bias_align = bias.defined() ? pointer_alignment(bias_ptr) : 0;
   const PlanKey key = {device,   types.data, types.compute, types.scale, epi,        lhs.trans,       rhs.trans,
                        batch,    M,          N,             lhs.rows,    lhs.cols,   lhs.ld,          lhs.batch_stride,
                        rhs.rows, rhs.cols,   rhs.ld,        rhs.batch_stride,        align[0],        align[1],
-                       align[2], align[3]};
+                       align[2], align[3],   bias_align};
   DeviceGuard guard(device);
   auto& cache = plan_cache();
   auto it = cache.find(key);
   if (it == cache.end()) {
-    std::unique_ptr<Plan> plan = make_plan(op, device, types, epi, lhs, rhs, batch, M, N, align);
+    std::unique_ptr<Plan> plan = make_plan(op, device, types, epi, lhs, rhs, batch, M, N, align, bias_ptr);
     if (cache.size() >= kMaxPlans) cache.clear();
     it = cache.emplace(key, std::move(plan)).first;
   }
   Plan& plan = *it->second;
   if (!plan.found) return false;
   if (bias.defined()) {
-    const void* bias_ptr = bias.data_ptr();
     EMBER_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(plan.d.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)),
         op);
@@ -300,7 +306,13 @@ void batched_gemm(const char* op, const Tensor& out, const Tensor& a, const Tens
   // cuBLASLt has no alignment preference for the bias: its epilogue kernels may assume 16 bytes, so
   // a bias view starting elsewhere is copied (N elements) into a fresh, aligned allocation.
   if (bias_c.defined() && pointer_alignment(bias_c.data_ptr()) < 16) bias_c = ops::clone(bias_c);
-  if ((bias_c.defined() || act != Activation::none) && lt_matmul(op, out, a, b, bias_c, act)) return;
+  // cuBLASLt's GELU epilogue is its own approximation, not documented to float32 accuracy: it is fused
+  // for 16-bit outputs only (within their rounding); float32/64 apply ember's gelu after the product.
+  const Activation fused = act == Activation::gelu_tanh && !out.dtype().is_reduced_float() ? Activation::none : act;
+  if ((bias_c.defined() || fused != Activation::none) && lt_matmul(op, out, a, b, bias_c, fused)) {
+    if (fused != act) ops::apply_activation_(out, act);
+    return;
+  }
   EMBER_CHECK(lt_matmul(op, out, a, b, Tensor(), Activation::none), op, ": cuBLASLt found no algorithm for ",
               a.describe(), " @ ", b.describe());
   if (bias_c.defined()) EMBER_KERNEL(add, dev)(out, out, bias_c, BinaryArgs{});
