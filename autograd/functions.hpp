@@ -142,7 +142,8 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
 Tensor contiguous(const Tensor& x);
 Tensor clone(const Tensor& x);
 Tensor to(const Tensor& x, DType dtype);
-Tensor to(const Tensor& x, Device device);
+Tensor to(const Tensor& x, Device device, bool non_blocking = false);  // non_blocking: ops::copy_
+Tensor pin_memory(const Tensor& x);  // ops::pin_memory; the gradient flows through unchanged
 
 // ---- reductions ------------------------------------------------------------------------
 Tensor sum(const Tensor& x, IntList dims = {}, bool keepdim = false, std::optional<DType> dtype = {});

@@ -177,10 +177,15 @@ Tensor to(const Tensor& x, DType d) {
   return record_unary("to", x, ops::to(x, d), false, false,
                       [src = x.dtype()](const Tensor& g, const Tensor&, const Tensor&) { return to(g, src); });
 }
-Tensor to(const Tensor& x, Device d) {
+Tensor to(const Tensor& x, Device d, bool non_blocking) {
   if (x.device() == d) return x;
-  return record_unary("to", x, ops::to(x, d), false, false,
+  return record_unary("to", x, ops::to(x, d, non_blocking), false, false,
                       [src = x.device()](const Tensor& g, const Tensor&, const Tensor&) { return to(g, src); });
+}
+Tensor pin_memory(const Tensor& x) {
+  Tensor out = ops::pin_memory(x);
+  if (out.is_same(x)) return x;
+  return record_unary("pin_memory", x, out, false, false, [](const Tensor& g, const Tensor&, const Tensor&) { return g; });
 }
 
 }  // namespace ember

@@ -25,7 +25,9 @@ std::vector<Tensor> Tensor::chunk(int64_t c, int64_t d) const { return ember::ch
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : ember::contiguous(*this); }
 Tensor Tensor::clone() const { return ember::clone(*this); }
 Tensor Tensor::to(DType d) const { return ember::to(*this, d); }
-Tensor Tensor::to(Device d) const { return ember::to(*this, d); }
+Tensor Tensor::to(Device d, bool non_blocking) const { return ember::to(*this, d, non_blocking); }
+Tensor Tensor::pin_memory() const { return ember::pin_memory(*this); }
+bool Tensor::is_pinned() const { return ops::is_pinned(*this); }
 Tensor Tensor::to(Device d, DType dt) const { return ember::to(ember::to(*this, d), dt); }
 
 Tensor Tensor::sum() const { return ember::sum(*this); }

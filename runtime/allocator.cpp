@@ -2,6 +2,7 @@
 // allocator.hpp) and the per-device allocator table.
 #include <ember/runtime/allocator.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -116,6 +117,7 @@ class CpuAllocator final : public Allocator {
 };
 
 Allocator* g_allocators[kNumDeviceTypes] = {nullptr, nullptr};
+std::atomic<PinnedMemory*> g_pinned{nullptr};
 
 }  // namespace
 
@@ -139,5 +141,8 @@ void set_cpu_cache_limit(size_t bytes) { CpuBlockCache::instance().set_limit(byt
 void set_allocator(DeviceType type, Allocator* allocator) {
   g_allocators[static_cast<int>(type)] = allocator;
 }
+
+PinnedMemory* pinned_memory() { return g_pinned.load(std::memory_order_acquire); }
+void set_pinned_memory(PinnedMemory* provider) { g_pinned.store(provider, std::memory_order_release); }
 
 }  // namespace ember

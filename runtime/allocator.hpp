@@ -36,6 +36,8 @@ class DataPtr {
 
   void* get() const { return ptr_; }
   Device device() const { return device_; }
+  // Which allocator's memory this is (an allocator compares it with its own deleter).
+  DeleterFn deleter() const { return deleter_; }
   void reset() {
     if (deleter_ != nullptr) deleter_(ctx_, ptr_);
     ptr_ = nullptr;
@@ -87,5 +89,24 @@ void set_cpu_cache_limit(size_t bytes);
 Allocator& get_allocator(Device device);
 // Used by a backend at start-up (explicitly, from its init function).
 void set_allocator(DeviceType type, Allocator* allocator);
+
+// Page-locked ("pinned") host memory: CPU storage that a GPU's copy engines
+// read and write directly, so host<->device copies from and to it can run
+// asynchronously (ops::to / copy_ with non_blocking). A GPU backend installs
+// the provider at start-up (the CUDA build: a caching allocator over
+// cudaHostAlloc, runtime/cuda_allocator.hpp); without one, pinning is an error
+// and nothing counts as pinned.
+class PinnedMemory {
+ public:
+  virtual ~PinnedMemory() = default;
+  // kCPU memory of at least nbytes, page-locked; throws ember::Error naming why it cannot.
+  virtual DataPtr allocate(size_t nbytes) = 0;
+  // True for this provider's allocations and for host memory pinned by other means
+  // (e.g. cudaHostRegister'ed memory wrapped in a tensor).
+  virtual bool is_pinned(const DataPtr& data) = 0;
+};
+// The installed provider; nullptr in a build without a GPU backend.
+PinnedMemory* pinned_memory();
+void set_pinned_memory(PinnedMemory* provider);
 
 }  // namespace ember

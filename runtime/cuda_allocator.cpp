@@ -3,7 +3,10 @@
 #include <ember/runtime/cuda_allocator.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <map>
+#include <utility>
 #include <mutex>
 #include <string>
 
@@ -102,13 +105,152 @@ class CudaAllocator final : public Allocator {
   }
 };
 
+// ---- pinned host memory ----------------------------------------------------------------------
+
+// The pinned allocator's stream keys: (device, handle) pairs interned for the life of the process, as
+// a handle alone does not say its device (the legacy default stream is 0 on every device). Key 0 is
+// the host, which owns every pinned block.
+struct StreamKey {
+  int device;
+  cudaStream_t handle;
+};
+constexpr StreamHandle kHostOwner = 0;
+
+StreamHandle stream_key(Stream stream) {
+  static std::mutex mutex;
+  static auto* keys = new std::map<std::pair<int, cudaStream_t>, StreamKey*>();  // never freed
+  std::lock_guard<std::mutex> lock(mutex);
+  StreamKey*& key = (*keys)[{stream.device(), stream.handle()}];
+  if (key == nullptr) key = new StreamKey{stream.device(), stream.handle()};
+  return reinterpret_cast<StreamHandle>(key);
+}
+
+// An event of the pinned allocator: created on the device of the stream it is recorded on.
+struct HostEvent {
+  cudaEvent_t event = nullptr;
+  int device = -1;
+};
+
+class PinnedMemoryBackend final : public DeviceMemoryBackend {
+ public:
+  void* malloc(size_t nbytes) override {
+    void* p = nullptr;
+    cudaError_t s = cudaHostAlloc(&p, nbytes, cudaHostAllocPortable);
+    if (s == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      return nullptr;
+    }
+    EMBER_CUDA_CHECK(s, "pin_memory");
+    return p;
+  }
+  void free(void* ptr) override { EMBER_CUDA_CHECK(cudaFreeHost(ptr), "pinned memory allocator"); }
+  EventHandle create_event() override { return new HostEvent; }
+  void destroy_event(EventHandle event) override {
+    auto* e = static_cast<HostEvent*>(event);
+    if (e->event != nullptr) {
+      DeviceGuard guard(e->device);
+      EMBER_CUDA_CHECK(cudaEventDestroy(e->event), "pinned memory allocator");
+    }
+    delete e;
+  }
+  void record_event(EventHandle event, StreamHandle stream) override {
+    auto* e = static_cast<HostEvent*>(event);
+    const auto* key = reinterpret_cast<const StreamKey*>(stream);
+    EMBER_ASSERT(key != nullptr);
+    DeviceGuard guard(key->device);
+    if (e->event != nullptr && e->device != key->device) {
+      DeviceGuard old(e->device);
+      EMBER_CUDA_CHECK(cudaEventDestroy(e->event), "pinned memory allocator");
+      e->event = nullptr;
+    }
+    if (e->event == nullptr) {
+      EMBER_CUDA_CHECK(cudaEventCreateWithFlags(&e->event, cudaEventDisableTiming), "pinned memory allocator");
+      e->device = key->device;
+    }
+    EMBER_CUDA_CHECK(cudaEventRecord(e->event, key->handle), "pinned memory allocator");
+  }
+  bool query_event(EventHandle event) override {
+    auto* e = static_cast<HostEvent*>(event);
+    if (e->event == nullptr) return true;
+    DeviceGuard guard(e->device);
+    cudaError_t s = cudaEventQuery(e->event);
+    if (s == cudaErrorNotReady) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    EMBER_CUDA_CHECK(s, "pinned memory allocator");
+    return true;
+  }
+  void synchronize_event(EventHandle event) override {
+    auto* e = static_cast<HostEvent*>(event);
+    if (e->event == nullptr) return;
+    DeviceGuard guard(e->device);
+    EMBER_CUDA_CHECK(cudaEventSynchronize(e->event), "pinned memory allocator");
+  }
+  std::string name() const override { return "pinned host memory"; }
+};
+
+// Never destroyed: pinned storages may be freed during static destruction.
+CachingAllocator& pinned_allocator() {
+  static auto* alloc = new CachingAllocator(std::make_unique<PinnedMemoryBackend>());
+  return *alloc;
+}
+
+void free_pinned(void* ctx, void* ptr) {
+  try {
+    static_cast<CachingAllocator*>(ctx)->free(ptr);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ember: pinned memory allocator: freeing %p failed: %s\n", ptr, e.what());
+  }
+}
+
+class CudaPinnedMemory final : public PinnedMemory {
+ public:
+  DataPtr allocate(size_t nbytes) override {
+    EMBER_CHECK(device_count() > 0, "pin_memory: page-locked host memory needs a CUDA device, and none is visible "
+                "(no GPU, or no driver); asked for ", nbytes, " bytes");
+    CachingAllocator& alloc = pinned_allocator();
+    return DataPtr(alloc.allocate(nbytes, kHostOwner), &alloc, free_pinned, kCPU);
+  }
+  bool is_pinned(const DataPtr& data) override {
+    if (data.deleter() == free_pinned) return true;
+    if (data.get() == nullptr || !data.device().is_cpu() || device_count() == 0) return false;
+    cudaPointerAttributes attr{};
+    if (cudaPointerGetAttributes(&attr, data.get()) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return attr.type == cudaMemoryTypeHost;
+  }
+};
+
 }  // namespace
+
+PinnedMemory* pinned_memory_provider() {
+  static CudaPinnedMemory provider;
+  return &provider;
+}
+
+void record_pinned_use(const DataPtr& data, Stream stream) {
+  if (data.deleter() != free_pinned) return;
+  pinned_allocator().record_stream(data.get(), stream_key(stream));
+}
+
+AllocatorStats pinned_memory_stats() { return pinned_allocator().stats(); }
+
+void empty_pinned_cache() { pinned_allocator().empty_cache(); }
 
 CachingAllocator& caching_allocator(int device) {
   int d = device < 0 ? current_device() : device;
   EMBER_CHECK(d < kMaxDevices, "cuda: device index ", d, " is beyond the supported ", kMaxDevices, " devices");
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_allocators[d] == nullptr) g_allocators[d] = new CachingAllocator(std::make_unique<CudaMemoryBackend>(d));
+  if (g_allocators[d] == nullptr) {
+    // EMBER_CUDA_NO_CACHE=1: one cudaMalloc per tensor, so compute-sanitizer sees each tensor's bounds.
+    const char* no_cache = std::getenv("EMBER_CUDA_NO_CACHE");
+    const bool off = no_cache != nullptr && *no_cache != '\0' && std::string(no_cache) != "0";
+    g_allocators[d] = new CachingAllocator(std::make_unique<CudaMemoryBackend>(d),
+                                           off ? CachingAllocator::Caching::off : CachingAllocator::Caching::on);
+  }
   return *g_allocators[d];
 }
 

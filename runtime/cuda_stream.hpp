@@ -21,12 +21,15 @@
 //   the consumer wait (Event::record on the producer, Event::block on the
 //   consumer), as with PyTorch's streams.
 // - Host<->device copies (the CUDA `copy` kernel, kernels/cuda/copy.cu) run on
-//   the current stream of the CUDA side. From pinned (page-locked) host memory
-//   to the device the copy is asynchronous: the source must stay alive and
-//   unchanged until the stream reaches it. From pageable host memory, and every
-//   device-to-host copy, the copy is synchronous: when copy returns the data
-//   has arrived, so item(), to(kCPU) and printing need no extra
-//   synchronisation. Device-to-device copies between two GPUs order themselves
+//   the current stream of the CUDA side and are synchronous by default: when
+//   copy returns the data has arrived, so item(), to(kCPU) and printing need no
+//   extra synchronisation. With non_blocking (ops::copy_, ops::to, Tensor::to)
+//   and the host side a pinned tensor (pin_memory(), empty_pinned()), the copy
+//   is only queued: the caller must synchronise (the stream, an event) before
+//   reading a host destination or changing a host source. ember's own pinned
+//   blocks are marked with the copy's stream (record_pinned_use), so freeing
+//   such a tensor early never hands its memory to anyone before the copy ran.
+//   Device-to-device copies between two GPUs order themselves
 //   after the source device's current stream, and make it wait for the copy,
 //   so both sides' stream-ordered reuse stays correct.
 // - Ops that need a value on the host (item(), a data-dependent output size)

@@ -24,8 +24,9 @@ using WhereKernel = void(const Tensor& out, const Tensor& cond, const Tensor& a,
 using MaskedFillKernel = void(const Tensor& out, const Tensor& x, const Tensor& mask, const Scalar& value);
 // out = self + value * t1 (*|/) t2
 using AddcKernel = void(const Tensor& out, const Tensor& self, const Tensor& t1, const Tensor& t2, const Scalar& value);
-// Copies src into out, converting dtype; out and src have the same shape, any strides.
-using CopyKernel = void(const Tensor& out, const Tensor& src);
+// Copies src into out, converting dtype; out and src have the same shape, any strides. non_blocking:
+// a host<->device copy may return before it completes where the host side is pinned (see ops::copy_).
+using CopyKernel = void(const Tensor& out, const Tensor& src, bool non_blocking);
 using FillKernel = void(const Tensor& out, const Scalar& value);
 // out[i] = start + i * step (linspace: a symmetric form that ends exactly at end).
 using RangeKernel = void(const Tensor& out, double start, double step_or_end);

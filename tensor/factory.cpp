@@ -14,6 +14,17 @@ Tensor empty(IntList shape, TensorOptions opts) {
   return detail::make_tensor(make_storage(nbytes, opts.device), sizes, contiguous_strides(sizes), 0, opts.dtype);
 }
 
+Tensor empty_pinned(IntList shape, DType dtype) {
+  for (int64_t s : shape) EMBER_CHECK(s >= 0, "empty_pinned: negative dimension ", s, " in shape ", shape);
+  PinnedMemory* pinned = pinned_memory();
+  EMBER_CHECK(pinned != nullptr, "pin_memory: pinned (page-locked) host memory needs a GPU backend, and this build "
+              "of ember has none (configure with -DEMBER_CUDA=ON)");
+  Dims sizes(shape);
+  const size_t nbytes = static_cast<size_t>(product(shape)) * dtype.itemsize();
+  auto storage = std::make_shared<StorageImpl>(pinned->allocate(nbytes), nbytes);
+  return detail::make_tensor(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype);
+}
+
 Tensor empty_strided(IntList shape, IntList strides, TensorOptions opts) {
   EMBER_CHECK(shape.size() == strides.size(), "empty_strided: shape ", shape, " and strides ", strides,
               " differ in length");

@@ -21,6 +21,9 @@ Tensor empty_like(const Tensor& t, TensorOptions opts);
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, const Scalar& value);
+// A contiguous CPU tensor in pinned (page-locked) host memory, from which and into which host<->device
+// copies can be asynchronous (runtime/allocator.hpp: PinnedMemory). Throws ember::Error without a GPU.
+Tensor empty_pinned(IntList shape, DType dtype = kFloat32);
 // An empty tensor with given sizes and strides (for outputs that keep an input's layout).
 Tensor empty_strided(IntList shape, IntList strides, TensorOptions opts = {});
 

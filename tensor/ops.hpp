@@ -80,13 +80,22 @@ Tensor& addcmul_(Tensor& self, const Tensor& t1, const Tensor& t2, const Scalar&
 Tensor& addcdiv_(Tensor& self, const Tensor& t1, const Tensor& t2, const Scalar& value = 1);
 
 // ---- copies and views (ops_copy.cpp, views.cpp) -----------------------------------
-// Copies src into dst (broadcasting src, converting dtype, across devices).
-Tensor& copy_(Tensor& dst, const Tensor& src);
+// Copies src into dst (broadcasting src, converting dtype, across devices). A host<->device copy
+// returns when the data has arrived, unless non_blocking is set and the host side is a pinned tensor
+// (pin_memory, empty_pinned) that the copy reads or writes directly: then it is queued on the device's
+// current stream and the caller synchronises (the stream, an event) before reading a host destination
+// or writing a host source. Pinned blocks of ember's own stay reserved until such copies complete.
+Tensor& copy_(Tensor& dst, const Tensor& src, bool non_blocking = false);
 Tensor& fill_(Tensor& dst, const Scalar& value);
 Tensor contiguous(const Tensor& x);
 Tensor clone(const Tensor& x);
 Tensor to(const Tensor& x, DType dtype);
-Tensor to(const Tensor& x, Device device);
+// non_blocking: as copy_; a non-blocking copy from a GPU to the host lands in a new pinned tensor.
+Tensor to(const Tensor& x, Device device, bool non_blocking = false);
+// A pinned copy of CPU tensor x (x itself when already pinned); ember::Error without a GPU backend/device.
+Tensor pin_memory(const Tensor& x);
+// Whether x is a CPU tensor in page-locked memory (ember's or registered by the user).
+bool is_pinned(const Tensor& x);
 Tensor view(const Tensor& x, IntList shape);
 Tensor reshape(const Tensor& x, IntList shape);
 Tensor permute(const Tensor& x, IntList dims);

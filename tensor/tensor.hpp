@@ -136,11 +136,15 @@ class Tensor {
   Tensor contiguous() const;
   Tensor clone() const;
   Tensor to(DType dtype) const;
-  Tensor to(Device device) const;
+  // non_blocking: an asynchronous host<->device copy where the host side is pinned (ops::copy_).
+  Tensor to(Device device, bool non_blocking = false) const;
   Tensor to(Device device, DType dtype) const;
   Tensor cpu() const { return to(kCPU); }
   Tensor cuda() const { return to(kCUDA); }
   Tensor float_() const { return to(kFloat32); }
+  // A copy in pinned (page-locked) host memory, for asynchronous copies to a GPU (ops::pin_memory).
+  Tensor pin_memory() const;
+  bool is_pinned() const;
 
   // ---- math (each forwards to the public function of the same name) ----------
   Tensor sum() const;

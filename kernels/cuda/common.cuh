@@ -108,7 +108,7 @@ inline Tensor contiguous_output(const Tensor& out) {
   return out.is_contiguous() ? out : empty(out.shape(), out.options());
 }
 inline void finish_output(const Tensor& out, const Tensor& tmp) {
-  if (!tmp.is_same(out)) EMBER_KERNEL(copy, out.device())(out, tmp);
+  if (!tmp.is_same(out)) EMBER_KERNEL(copy, out.device())(out, tmp, false);
 }
 
 // Visitors over the ember element types a CUDA kernel family supports; f is

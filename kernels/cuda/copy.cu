@@ -4,9 +4,9 @@
 // copy is registered for DeviceType::CUDA and handles cuda<-cuda (same or
 // another GPU), cuda<-cpu and cpu<-cuda (ops::to / ops::copy_ dispatch every
 // cross-device copy to the CUDA side). Synchronisation follows
-// Note [stream ownership] (runtime/cuda_stream.hpp): host-to-device copies from
-// pinned memory are asynchronous on the current stream; from pageable memory,
-// and every device-to-host copy, they are synchronous. Dtype conversion and
+// Note [stream ownership] (runtime/cuda_stream.hpp): host<->device copies are
+// synchronous unless the caller asks for non_blocking and the host side is its
+// own pinned tensor; then they are asynchronous on the current stream. Dtype conversion and
 // strided layouts are done on the side that has them (a CPU copy kernel for
 // host tensors, the elementwise engine on the GPU) around one contiguous
 // memcpy.
@@ -15,6 +15,7 @@
 // transfers are bound by PCIe/NVLink-C2C bandwidth.
 #include <ember/kernels/cuda/elementwise.cuh>
 #include <ember/kernels/cuda/register.hpp>
+#include <ember/runtime/cuda_allocator.hpp>
 #include <ember/tensor/factory.hpp>
 
 namespace ember::cuda {
@@ -41,13 +42,10 @@ void copy_on_device(const Tensor& out, const Tensor& src) {
   });
 }
 
-bool is_pinned(const void* p) {
-  cudaPointerAttributes attr{};
-  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  return attr.type == cudaMemoryTypeHost;
+// Whether host tensor t's memory is page-locked (ember's pinned allocator, or pinned by the user).
+bool is_pinned(const Tensor& t) {
+  PinnedMemory* pinned = pinned_memory();
+  return pinned != nullptr && pinned->is_pinned(t.storage()->data);
 }
 
 // src converted to `dtype` and laid out contiguously, on its own device (src itself when it already is).
@@ -55,34 +53,41 @@ Tensor contiguous_as(const Tensor& src, DType dtype) {
   if (src.dtype() == dtype && src.is_contiguous()) return src;
   Tensor tmp = empty(src.shape(), TensorOptions(dtype, src.device()));
   if (src.is_cuda()) copy_on_device(tmp, src);
-  else EMBER_KERNEL(copy, kCPU)(tmp, src);
+  else EMBER_KERNEL(copy, kCPU)(tmp, src, false);
   return tmp;
 }
 
-// cuda <- cpu
-void copy_from_host(const Tensor& out, const Tensor& src) {
+// cuda <- cpu. Asynchronous only when asked (non_blocking) and the caller's own tensor is the
+// pinned source; ember's pinned block is then kept from reuse until the stream has read it.
+void copy_from_host(const Tensor& out, const Tensor& src, bool non_blocking) {
   Tensor host = contiguous_as(src, out.dtype());
   Tensor dev = out.is_contiguous() ? out : empty(out.shape(), out.options());
   DeviceGuard guard(out.device().index);
-  cudaStream_t stream = stream_of(out);
-  EMBER_CUDA_CHECK(cudaMemcpyAsync(dev.data_ptr(), host.data_ptr(), dev.nbytes(), cudaMemcpyHostToDevice, stream),
+  const Stream stream = current_stream(out.device().index);
+  EMBER_CUDA_CHECK(cudaMemcpyAsync(dev.data_ptr(), host.data_ptr(), dev.nbytes(), cudaMemcpyHostToDevice,
+                                   stream.handle()),
                    "copy");
-  // Asynchronous only from the caller's own pinned memory; a temporary must outlive the transfer.
-  if (!(host.is_same(src) && is_pinned(host.data_ptr())))
-    EMBER_CUDA_CHECK(cudaStreamSynchronize(stream), "copy");
+  if (non_blocking && host.is_same(src) && is_pinned(host)) record_pinned_use(host.storage()->data, stream);
+  else EMBER_CUDA_CHECK(cudaStreamSynchronize(stream.handle()), "copy");  // a temporary, or pageable memory
   if (!dev.is_same(out)) copy_on_device(out, dev);
 }
 
-// cpu <- cuda: always synchronous.
-void copy_to_host(const Tensor& out, const Tensor& src) {
+// cpu <- cuda. Asynchronous only when asked (non_blocking) and the destination itself is pinned and
+// contiguous: the caller synchronises (the stream, an event, cuda::synchronize) before reading it.
+void copy_to_host(const Tensor& out, const Tensor& src, bool non_blocking) {
   Tensor dev = contiguous_as(src, out.dtype());
   Tensor host = out.is_contiguous() ? out : empty(out.shape(), TensorOptions(out.dtype(), kCPU));
   DeviceGuard guard(src.device().index);
-  cudaStream_t stream = stream_of(src);
-  EMBER_CUDA_CHECK(cudaMemcpyAsync(host.data_ptr(), dev.data_ptr(), host.nbytes(), cudaMemcpyDeviceToHost, stream),
+  const Stream stream = current_stream(src.device().index);
+  EMBER_CUDA_CHECK(cudaMemcpyAsync(host.data_ptr(), dev.data_ptr(), host.nbytes(), cudaMemcpyDeviceToHost,
+                                   stream.handle()),
                    "copy");
-  EMBER_CUDA_CHECK(cudaStreamSynchronize(stream), "copy");
-  if (!host.is_same(out)) EMBER_KERNEL(copy, kCPU)(out, host);
+  if (non_blocking && host.is_same(out) && is_pinned(host)) {
+    record_pinned_use(host.storage()->data, stream);
+    return;
+  }
+  EMBER_CUDA_CHECK(cudaStreamSynchronize(stream.handle()), "copy");
+  if (!host.is_same(out)) EMBER_KERNEL(copy, kCPU)(out, host, false);
 }
 
 // cuda:j <- cuda:i, ordered after both devices' current streams, and each waits for the other.
@@ -105,7 +110,7 @@ void copy_between_devices(const Tensor& out, const Tensor& src) {
   if (!to.is_same(out)) copy_on_device(out, to);
 }
 
-void copy_kernel(const Tensor& out, const Tensor& src) {
+void copy_kernel(const Tensor& out, const Tensor& src, bool non_blocking) {
   EMBER_CHECK(out.shape() == src.shape(), "copy: CUDA kernel expects equal shapes, got ", out.describe(), " and ",
               src.describe());
   if (out.numel() == 0) return;
@@ -113,9 +118,9 @@ void copy_kernel(const Tensor& out, const Tensor& src) {
     if (out.device() == src.device()) copy_on_device(out, src);
     else copy_between_devices(out, src);
   } else if (out.is_cuda()) {
-    copy_from_host(out, src);
+    copy_from_host(out, src, non_blocking);
   } else if (src.is_cuda()) {
-    copy_to_host(out, src);
+    copy_to_host(out, src, non_blocking);
   } else {
     EMBER_FAIL("copy: the CUDA copy kernel got two host tensors: ", out.describe(), " and ", src.describe());
   }

@@ -81,7 +81,7 @@ void pad_kernel(const Tensor& out, const Tensor& x, const Dims& pads, const Scal
     dst = ops::narrow(dst, d, std::max<int64_t>(left, 0), len);
     src = ops::narrow(src, d, std::max<int64_t>(-left, 0), len);
   }
-  if (src.numel() > 0) EMBER_KERNEL(copy, out.device())(dst, src);
+  if (src.numel() > 0) EMBER_KERNEL(copy, out.device())(dst, src, false);
 }
 
 // out (contiguous) = x with the listed dims reversed.

@@ -21,7 +21,7 @@ inline Tensor f64_buffer(int64_t n, const Tensor& like) { return empty({n}, Tens
 
 // Lands float64 values in a parameter-shaped output of any floating dtype (no-op when dst is undefined).
 inline void store_param(const Tensor& dst, const Tensor& values) {
-  if (dst.defined()) EMBER_KERNEL(copy, dst.device())(dst, ops::view(values, dst.shape()));
+  if (dst.defined()) EMBER_KERNEL(copy, dst.device())(dst, ops::view(values, dst.shape()), false);
 }
 
 inline unsigned grid_for(int64_t items) { return static_cast<unsigned>(std::clamp<int64_t>(items, 1, 65535)); }

@@ -99,7 +99,7 @@ Tensor as_param(const Tensor& t, DType pt) {
 
 // Writes a parameter-type result back into dst (any dtype and layout) unless it already is dst.
 void write_back(const Tensor& dst, const Tensor& values) {
-  if (dst.defined() && !values.is_same(dst)) EMBER_KERNEL(copy, dst.device())(dst, values);
+  if (dst.defined() && !values.is_same(dst)) EMBER_KERNEL(copy, dst.device())(dst, values, false);
 }
 
 // cuDNN's answer to a call: true when it ran; false when it declined the problem as not supported

@@ -211,7 +211,7 @@ void max_pool2d_backward_kernel(const Tensor& grad_x, const Tensor& grad_out, co
         device_ptr<const T>(grad_out), device_ptr<const int64_t>(indices), device_ptr<A>(acc), planes, H * W, ohw,
         flag.device());
     EMBER_CUDA_LAUNCH_CHECK(op);
-    if (!acc.is_same(grad_x)) EMBER_KERNEL(copy, grad_x.device())(grad_x, acc);
+    if (!acc.is_same(grad_x)) EMBER_KERNEL(copy, grad_x.device())(grad_x, acc, false);
   });
   const int64_t bad = flag.first_bad(op);
   if (bad >= 0)

@@ -1,5 +1,6 @@
-// CUDA backend entry point: installs the caching allocator and fills the
-// CUDA kernel table family by family (see kernels/cuda/register.hpp).
+// CUDA backend entry point: installs the caching allocator and the pinned host
+// memory provider, and fills the CUDA kernel table family by family (see
+// kernels/cuda/register.hpp).
 #include <ember/kernels/cuda/register.hpp>
 #include <ember/runtime/allocator.hpp>
 #include <ember/runtime/cuda_allocator.hpp>
@@ -9,6 +10,7 @@ namespace ember::cuda {
 void register_cuda_kernels(KernelTable& t) {
   // Creating the allocator object touches no device; its first allocation does.
   set_allocator(DeviceType::CUDA, cuda_allocator());
+  set_pinned_memory(pinned_memory_provider());
   register_unary_kernels(t);
   register_binary_kernels(t);
   register_copy_kernels(t);

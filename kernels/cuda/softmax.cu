@@ -140,7 +140,7 @@ void along_last(const Tensor& out, const std::vector<Tensor>& inputs, int64_t di
   const int64_t n = out.size(dim), total = out.numel();
   if (total == 0 || n == 0) return;
   launch(rows, dst, total / n, n);
-  if (!dst.is_same(out_view)) EMBER_KERNEL(copy, out.device())(out_view, dst);
+  if (!dst.is_same(out_view)) EMBER_KERNEL(copy, out.device())(out_view, dst, false);
 }
 
 dim3 row_block(int64_t n) { return n <= 1024 ? dim3(32, 8) : dim3(256, 1); }

@@ -1,8 +1,10 @@
 // The CUDA runtime layer: kernel registration (runs without a GPU), devices,
 // streams, events, the caching allocator on a real device, and CUDA errors
-// that name the failing call. GPU tests skip cleanly without a GPU.
+// that name the failing call, pinned host memory and non-blocking copies.
+// GPU tests skip cleanly without a GPU.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 #include <thread>
 
@@ -12,6 +14,7 @@
 #if defined(EMBER_WITH_CUDA)
 #include <ember/kernels/cuda/register.hpp>
 #include <ember/runtime/cuda_allocator.hpp>
+#include <ember/runtime/cuda_check.hpp>
 #include <ember/runtime/cuda_stream.hpp>
 #endif
 
@@ -34,6 +37,7 @@ TEST(CudaRegistration, FillsTheCudaTableAndInstallsTheAllocator) {
                 Op::linear, Op::adam_step})
     EXPECT_TRUE(t.has(op)) << op_info(op).name;
   EXPECT_NO_THROW((void)get_allocator(kGpu));
+  EXPECT_EQ(pinned_memory(), cuda::pinned_memory_provider());
   EXPECT_FALSE(cuda::allow_tf32());
 }
 
@@ -100,6 +104,7 @@ TEST(CudaRuntime, EventsOrderStreamsAndTime) {
 
 TEST(CudaAllocator, CachesReusesAndReportsStats) {
   EMBER_SKIP_WITHOUT_GPU();
+  if (!cuda::caching_allocator(0).caching()) GTEST_SKIP() << "EMBER_CUDA_NO_CACHE is set: the allocator does not cache";
   cuda::synchronize();
   cuda::empty_cache();
   const AllocatorStats before = cuda::memory_stats(0);
@@ -127,6 +132,98 @@ TEST(CudaAllocator, OutOfMemoryNamesTheRequestAndStats) {
                         {"out of memory on cuda:0", "1125899906842624 bytes requested", "reserved", "device mallocs"});
   // Still usable afterwards.
   EXPECT_EQ(ops::sum(ones({10}, TensorOptions(kFloat32, kGpu))).item<double>(), 10.0);
+}
+
+// Holds a stream at a host callback until open() (or destruction): work queued behind it waits.
+class StreamGate {
+ public:
+  explicit StreamGate(cuda::Stream stream) {
+    EMBER_CUDA_CHECK(cudaLaunchHostFunc(stream.handle(), &StreamGate::wait, &open_), "test gate");
+  }
+  ~StreamGate() { open(); }
+  void open() { open_.store(true); }
+
+ private:
+  static void wait(void* flag) {
+    while (!static_cast<std::atomic<bool>*>(flag)->load()) std::this_thread::yield();
+  }
+  std::atomic<bool> open_{false};
+};
+
+TEST(CudaPinned, PinCopiesBothWaysAndKeepsValues) {
+  EMBER_SKIP_WITHOUT_GPU();
+  manual_seed(5);
+  Tensor x = randn({300, 7});
+  EXPECT_FALSE(x.is_pinned());
+  Tensor p = x.pin_memory();
+  EXPECT_TRUE(p.is_pinned());
+  EXPECT_TRUE(p.is_cpu());
+  EXPECT_TRUE(p.pin_memory().is_same(p));  // already pinned: itself
+  EXPECT_TRUE(ember::testing::all_close(p, x, 0.0, 0.0));
+  EXPECT_TRUE(ops::is_pinned(ops::transpose(p, 0, 1)));  // a view of pinned storage is pinned
+  EXPECT_TRUE(empty_pinned({5}, kInt64).is_pinned());
+  EXPECT_TRUE(ember::testing::all_close(ops::pin_memory(ops::transpose(x, 0, 1)), ops::transpose(x, 0, 1), 0.0, 0.0));
+  ember::testing::expect_error([&] { (void)ones({2}, TensorOptions(kFloat32, kGpu)).pin_memory(); },
+                               {"pin_memory: only CPU tensors can be pinned"});
+
+  // Host -> device, non-blocking from pinned memory; then device -> host into a new pinned tensor.
+  Tensor d = p.to(kGpu, /*non_blocking=*/true);
+  Tensor back = ops::add(d, d).to(kCPU, /*non_blocking=*/true);
+  EXPECT_TRUE(back.is_pinned());
+  cuda::current_stream(0).synchronize();
+  EXPECT_TRUE(ember::testing::all_close(back, ops::add(x, x), 0.0, 0.0));
+  // copy_ into an existing pinned tensor, non-blocking, and from pageable memory (then blocking).
+  Tensor host = empty_pinned({300, 7});
+  ops::copy_(host, d, /*non_blocking=*/true);
+  cuda::current_stream(0).synchronize();
+  EXPECT_TRUE(ember::testing::all_close(host, x, 0.0, 0.0));
+  Tensor d2 = empty({300, 7}, TensorOptions(kFloat32, kGpu));
+  ops::copy_(d2, x, /*non_blocking=*/true);  // pageable source: copied before copy_ returns
+  x.fill_(0.0);
+  EXPECT_TRUE(ember::testing::all_close(d2, p, 0.0, 0.0));
+  // Blocking copies from pinned memory are complete when they return.
+  Tensor d3 = p.to(kGpu);
+  p.fill_(1.0);
+  EXPECT_TRUE(ember::testing::all_close(d3, d, 0.0, 0.0));
+}
+
+TEST(CudaPinned, GradientFlowsThroughPinMemory) {
+  EMBER_SKIP_WITHOUT_GPU();
+  Tensor x = randn({4, 5}).requires_grad_();
+  Tensor y = x.pin_memory();
+  EXPECT_TRUE(y.is_pinned());
+  ember::sum(ember::mul(y.to(kGpu, true), y.to(kGpu, true))).backward();
+  EXPECT_TRUE(ember::testing::all_close(x.grad(), ops::mul(x.detach(), full({}, 2.0)), 1e-6, 1e-6));
+}
+
+// A pinned block freed on the host while a non-blocking copy still has to read it is not handed
+// out again until the stream has passed the copy; the copy sees the values it was given.
+TEST(CudaPinned, ABlockIsNotReusedBeforeItsCopyRan) {
+  EMBER_SKIP_WITHOUT_GPU();
+  cuda::synchronize();
+  cuda::empty_pinned_cache();
+  const cuda::Stream stream = cuda::current_stream(0);
+  Tensor want = ops::to(arange(0, 65536), kFloat32);  // 256 KiB
+  (void)empty({65536}, TensorOptions(kFloat32, kGpu));  // a cached device block: no cudaMalloc below
+  Tensor d;
+  void* first = nullptr;
+  {
+    Tensor p = want.pin_memory();  // allocated before the stream is held
+    first = p.data_ptr();
+    StreamGate gate(stream);
+    d = p.to(kGpu, /*non_blocking=*/true);  // queued behind the gate
+    p = Tensor();                            // freed on the host, still to be read by the stream
+    EXPECT_EQ(cuda::pinned_memory_stats().num_pending_event_blocks, 1u);
+    Tensor q = empty_pinned({65536});
+    EXPECT_NE(q.data_ptr(), first) << "the block a queued copy reads was handed out again";
+    q.fill_(-1.0);
+    gate.open();
+    stream.synchronize();
+  }
+  EXPECT_TRUE(ember::testing::all_close(d, want, 0.0, 0.0));
+  Tensor r = empty_pinned({65536});  // the copy has run: the block is free again
+  EXPECT_EQ(r.data_ptr(), first);
+  EXPECT_EQ(cuda::pinned_memory_stats().num_pending_event_blocks, 0u);
 }
 
 #else

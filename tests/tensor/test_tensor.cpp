@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "gpu.hpp"
 #include "test_util.hpp"
 
 namespace ember {
@@ -365,6 +366,23 @@ TEST(Dims, ZeroDimTensors) {
 }
 
 // ---- the README example ----------------------------------------------------------------------------
+
+// Without a usable GPU (a CPU-only build, or a CUDA build on a machine without a device) pinning is
+// an error that says why, nothing counts as pinned, and non_blocking copies are plain copies. With a
+// GPU, CudaPinned.* (tests/cuda/test_cuda_runtime.cpp) cover pinned memory.
+TEST(PinnedMemory, WithoutAGpuPinningIsAnErrorAndNothingIsPinned) {
+  if (ember::testing::gpu_available()) GTEST_SKIP() << "a GPU is present: CudaPinned.* cover pinned memory";
+  Tensor x = randn({4, 3});
+  EXPECT_FALSE(x.is_pinned());
+  EXPECT_FALSE(ops::is_pinned(ops::transpose(x, 0, 1)));
+  expect_error([&] { (void)x.pin_memory(); }, {"pin_memory: ", "host memory needs a"});
+  expect_error([&] { (void)empty_pinned({2, 2}); }, {"pin_memory: ", "host memory needs a"});
+  expect_error([&] { (void)ops::is_pinned(Tensor()); }, {"is_pinned: undefined tensor"});
+  Tensor y = zeros({4, 3});
+  ops::copy_(y, x, /*non_blocking=*/true);
+  EXPECT_EQ(to_vector(y), to_vector(x));
+  EXPECT_TRUE(x.to(kCPU, /*non_blocking=*/true).is_same(x));
+}
 
 TEST(Readme, MatmulExample) {
   manual_seed(0);
