@@ -40,6 +40,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <functional>
 #include <map>
 #include <string>
@@ -57,17 +58,9 @@ namespace cuda = ember::cuda;
 
 const ember::Device kGpu{ember::DeviceType::CUDA, 0};
 
-// GPU seconds per call of fn: a warm call, one call to size the batch, then
-// batches of about 2 ms between two events.
-double gpu_seconds_per_call(const std::function<void()>& fn, int& reps) {
+// GPU seconds per call of fn over `reps` calls timed between two events.
+double time_batch(const std::function<void()>& fn, int reps) {
   cuda::Event start(true), stop(true);
-  fn();
-  start.record();
-  fn();
-  stop.record();
-  stop.synchronize();
-  const double one = std::max(1e-3 * start.elapsed_ms(stop), 1e-7);
-  reps = static_cast<int>(std::clamp(2e-3 / one, 1.0, 10000.0));
   start.record();
   for (int i = 0; i < reps; ++i) fn();
   stop.record();
@@ -75,13 +68,21 @@ double gpu_seconds_per_call(const std::function<void()>& fn, int& reps) {
   return 1e-3 * start.elapsed_ms(stop) / reps;
 }
 
-// Runs the benchmark loop: each iteration is one timed batch; returns GPU seconds per call.
+// A batch size for about 2 ms of GPU time: a warm call, then one timed call.
+int batch_size(const std::function<void()>& fn) {
+  fn();
+  const double one = std::max(time_batch(fn, 1), 1e-7);
+  return static_cast<int>(std::clamp(2e-3 / one, 1.0, 10000.0));
+}
+
+// Runs the benchmark loop: the batch is sized once, then each iteration is one timed batch;
+// returns GPU seconds per call.
 double time_loop(benchmark::State& state, const std::function<void()>& fn) {
+  const int reps = batch_size(fn);
   double total = 0;
   int64_t calls = 0;
   for (auto _ : state) {
-    int reps = 0;
-    const double per_call = gpu_seconds_per_call(fn, reps);
+    const double per_call = time_batch(fn, reps);
     state.SetIterationTime(per_call * reps);
     total += per_call * reps;
     calls += reps;
@@ -89,6 +90,19 @@ double time_loop(benchmark::State& state, const std::function<void()>& fn) {
   const double s = total / static_cast<double>(std::max<int64_t>(calls, 1));
   state.counters["us"] = s * 1e6;
   return s;
+}
+
+// A benchmark body that reports an error (Google Benchmark's error_occurred, which compare_gpu.py
+// reports and skips) instead of ending the whole run.
+template <class Fn>
+auto guarded(Fn fn) {
+  return [fn](benchmark::State& state) {
+    try {
+      fn(state);
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+    }
+  };
 }
 
 // cudaMemcpyAsync device to device of working_set / 2 bytes: bytes read + written per second.
@@ -105,11 +119,9 @@ double copy_ceiling_gbs(int64_t working_set) {
                         stream) != cudaSuccess)
       throw ember::Error("bench_cuda: cudaMemcpyAsync failed");
   };
+  const int reps = batch_size(copy);
   double best = 1e30;
-  for (int i = 0; i < 5; ++i) {
-    int reps = 0;
-    best = std::min(best, gpu_seconds_per_call(copy, reps));
-  }
+  for (int i = 0; i < 5; ++i) best = std::min(best, time_batch(copy, reps));
   const double gbs = 2.0 * static_cast<double>(half) / best * 1e-9;
   std::fprintf(stderr, "copy ceiling (%lld MiB working set): %.0f GB/s\n",
                static_cast<long long>(working_set >> 20), gbs);
@@ -227,12 +239,14 @@ void bm_batch_norm(benchmark::State& state, bool cudnn) {
   Tensor w = ember::ones({C}, f32), b = ember::zeros({C}, f32), rm = ember::zeros({C}, f32), rv = ember::ones({C}, f32);
   ember::NormArgs args;
   cuda::set_cudnn_batch_norm(cudnn);
+  struct Restore {
+    ~Restore() { cuda::set_cudnn_batch_norm(true); }
+  } restore;  // also when a call throws
   const double seconds = time_loop(state, [&] {
     auto [y, mean, invstd] = ember::ops::batch_norm(x, w, b, rm, rv, args);
     auto grads = ember::ops::batch_norm_backward(go, x, w, mean, invstd, args);
     benchmark::DoNotOptimize(std::get<0>(grads).impl());
   });
-  cuda::set_cudnn_batch_norm(true);
   const double gbs = 20.0 * static_cast<double>(x.numel()) / seconds * 1e-9;
   state.counters["GBps"] = gbs;
   state.counters["pct_copy"] = 100.0 * gbs / copy_ceiling_gbs(int64_t{256} << 20);
@@ -277,32 +291,32 @@ const char* kernel_name(Kernel k) {
 }
 
 void register_all() {
-  benchmark::RegisterBenchmark("copy_ceiling", bm_copy_ceiling)
+  benchmark::RegisterBenchmark("copy_ceiling", guarded(bm_copy_ceiling))
       ->ArgName("MiB")->Arg(256)->Arg(1024)->UseManualTime()->Iterations(1)->Unit(benchmark::kMicrosecond);
   for (Kernel k : {Kernel::copy, Kernel::add, Kernel::relu, Kernel::sum, Kernel::softmax, Kernel::layer_norm,
                    Kernel::adam})
-    benchmark::RegisterBenchmark(kernel_name(k), [k](benchmark::State& s) { bm_memory(s, k); })
+    benchmark::RegisterBenchmark(kernel_name(k), guarded([k](benchmark::State& s) { bm_memory(s, k); }))
         ->ArgName("MiB")->Arg(256)->Arg(1024)->UseManualTime()->Unit(benchmark::kMicrosecond);
   for (ember::DType dt : {ember::kFloat32, ember::kBFloat16, ember::kFloat16}) {
     const std::string suffix = std::string("/") + dt.name();
-    benchmark::RegisterBenchmark(("mm" + suffix).c_str(), [dt](benchmark::State& s) { bm_gemm(s, dt, false); })
+    benchmark::RegisterBenchmark(("mm" + suffix).c_str(), guarded([dt](benchmark::State& s) { bm_gemm(s, dt, false); }))
         ->Arg(1024)->Arg(2048)->Arg(4096)->Arg(8192)->UseManualTime()->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("linear" + suffix).c_str(), [dt](benchmark::State& s) { bm_gemm(s, dt, true); })
+    benchmark::RegisterBenchmark(("linear" + suffix).c_str(), guarded([dt](benchmark::State& s) { bm_gemm(s, dt, true); }))
         ->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMicrosecond);
   }
   for (const ConvCase& c : kConvCases) {
     for (bool backward : {false, true}) {
       const std::string name = std::string("conv/") + c.name + (backward ? "/fwd_bwd" : "/fwd");
-      benchmark::RegisterBenchmark(name.c_str(), [c, backward](benchmark::State& s) { bm_conv(s, c, backward); })
+      benchmark::RegisterBenchmark(name.c_str(), guarded([c, backward](benchmark::State& s) { bm_conv(s, c, backward); }))
           ->UseManualTime()->Unit(benchmark::kMicrosecond);
     }
   }
   for (bool cudnn : {true, false}) {
     const char* name = cudnn ? "batch_norm/ResNet/fwd_bwd" : "batch_norm_ember/ResNet/fwd_bwd";
-    benchmark::RegisterBenchmark(name, [cudnn](benchmark::State& s) { bm_batch_norm(s, cudnn); })
+    benchmark::RegisterBenchmark(name, guarded([cudnn](benchmark::State& s) { bm_batch_norm(s, cudnn); }))
         ->UseManualTime()->Unit(benchmark::kMicrosecond);
   }
-  benchmark::RegisterBenchmark("host/add_small", bm_host_add)->UseManualTime()->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("host/add_small", guarded(bm_host_add))->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
 
 }  // namespace

@@ -30,6 +30,8 @@ import subprocess
 import sys
 import time
 
+TIMEOUT_S = 540  # per process: a hang must not eat a GPU session
+
 MEMORY_KERNELS = {  # name: working-set bytes per element (every tensor the op touches)
     "copy": 8, "add": 12, "relu": 8, "sum": 4, "softmax": 8, "layer_norm": 8, "adam": 16,
 }
@@ -55,8 +57,12 @@ def torch_worker(seconds, smoke):
     import torch
     import torch.nn.functional as F
     dev = "cpu" if smoke else "cuda"
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):  # PyTorch >= 2.9: allow_tf32 is deprecated
+        torch.backends.cuda.matmul.fp32_precision = "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     torch.manual_seed(0)
 
     def sync():
@@ -188,16 +194,26 @@ def torch_worker(seconds, smoke):
 def run_ember(build, seconds):
     """bench_cuda's rows: {key: counters}, key as the worker's."""
     path = os.path.join(build, "benchmarks", "bench_cuda")
-    proc = subprocess.run([path, "--benchmark_format=json", f"--benchmark_min_time={seconds}"],
-                          capture_output=True, text=True)
+    try:
+        proc = subprocess.run([path, "--benchmark_format=json", f"--benchmark_min_time={seconds}"],
+                              capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        sys.exit(f"{path} did not finish within {TIMEOUT_S} s")
+    try:
+        rows = json.loads(proc.stdout)["benchmarks"] if proc.stdout.strip() else []
+    except (ValueError, KeyError):
+        rows = []
     if proc.returncode != 0:
-        sys.exit(f"{path} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    rows = json.loads(proc.stdout)["benchmarks"] if proc.stdout.strip() else []
+        print(f"{path} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}", file=sys.stderr)
     if not rows:
-        sys.exit(f"{path} measured nothing: {proc.stderr.strip()}")
+        sys.exit(f"{path} measured nothing (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
     out = {}
     for b in rows:
-        key = re.sub(r"MiB:", "", b["name"].replace("/manual_time", ""))
+        key = re.sub(r"MiB:|/iterations:\d+", "", b["name"].replace("/manual_time", ""))
+        if b.get("error_occurred"):  # one workload failed (bench_cuda's guarded()): report it, keep the rest
+            out[key] = {"error": b.get("error_message", "error")}
+            print(f"{key}: {out[key]['error']}", file=sys.stderr)
+            continue
         out[key] = {k: b[k] for k in ("us", "GBps", "pct_copy", "TFLOPs") if k in b}
     return out
 
@@ -231,8 +247,11 @@ def main():
 
     ember_runs, torch_runs, info = [], [], {}
     for r in range(args.runs):
-        proc = subprocess.run([args.python, os.path.abspath(__file__), "--worker", "--seconds", str(args.seconds)],
-                              capture_output=True, text=True)
+        try:
+            proc = subprocess.run([args.python, os.path.abspath(__file__), "--worker", "--seconds", str(args.seconds)],
+                                  capture_output=True, text=True, timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            sys.exit(f"torch worker under {args.python} did not finish within {TIMEOUT_S} s")
         if proc.returncode != 0:
             sys.exit(f"torch worker under {args.python} failed:\n{proc.stderr[-3000:]}")
         result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -251,6 +270,9 @@ def main():
              "| workload | ember us | torch us | speedup | ember % of copy | torch % of copy | ember TFLOP/s | goal | met |",
              "|---|---|---|---|---|---|---|---|---|"]
     for key in ember_runs[0]:
+        if "error" in ember_runs[0][key]:
+            lines.append(f"| {key} | error: {ember_runs[0][key]['error'][:120]} | | | | | | | |")
+            continue
         ember = {c: med([run.get(key, {}).get(c) for run in ember_runs]) for c in ember_runs[0][key]}
         t = med([run.get(key) for run in torch_runs])
         speedup = t / ember["us"] if key in torch_runs[0] else float("nan")
