@@ -9,7 +9,10 @@
 // live on the GPU (a kernel that fell back to the host would not).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "gpu.hpp"
 #include "test_util.hpp"
@@ -18,9 +21,15 @@ namespace ember::testing {
 
 inline const Device kGpu{DeviceType::CUDA, 0};
 
-// t copied to GPU 0 (undefined stays undefined). The copy is always contiguous: a layout to test on
-// the GPU must be made there (strided_pair, expanded_pair), not before the copy.
-inline Tensor gpu(const Tensor& t) { return t.defined() ? ops::to(t, kGpu) : t; }
+// t copied to GPU 0 in the same layout (undefined stays undefined): a contiguous tensor as a plain
+// copy; a view (transposed, sliced, expanded, offset into its storage) as the same view of a GPU copy
+// of its whole storage, so the GPU kernel meets the strides, broadcasts and alignment the CPU one did.
+inline Tensor gpu(const Tensor& t) {
+  if (!t.defined() || (t.is_contiguous() && t.storage_offset() == 0)) return t.defined() ? ops::to(t, kGpu) : t;
+  const auto elements = static_cast<int64_t>(t.storage()->nbytes / t.itemsize());
+  Tensor storage_gpu = ops::to(ops::as_strided(t, {elements}, {1}, 0), kGpu);
+  return ops::as_strided(storage_gpu, t.shape(), t.strides(), t.storage_offset());
+}
 
 // The same values on the CPU and on the GPU, each side in the same kind of layout.
 struct CpuGpu {
@@ -53,6 +62,40 @@ inline ::testing::AssertionResult cuda_matches(const Tensor& got, const Tensor& 
   if (dt.is_reduced_float()) return all_close(got, want, 1e-2, 2e-2);
   return all_close(got, want, 0.0, 0.0);
 }
+
+// For long sums (convolutions, per-channel gradient sums over a batch): cuda_matches with the absolute
+// tolerance scaled by s = max(1, RMS of want), since the rounding of a sum grows with its terms, not
+// with its result, and a result near zero may carry an error of the terms' size:
+//   float64 |a - b| <= 1e-10 s + 1e-10 |b|; float32 1e-4 s + 1e-4 |b|; 16-bit 1e-2 s + 2e-2 |b|.
+inline ::testing::AssertionResult cuda_matches_rms(const Tensor& got, const Tensor& want) {
+  if (!got.is_cuda()) return ::testing::AssertionFailure() << "GPU result is not on the GPU: " << got.describe();
+  if (got.dtype() != want.dtype())
+    return ::testing::AssertionFailure() << "dtypes differ: " << got.describe() << " vs " << want.describe();
+  double sq = 0.0;
+  const std::vector<double> v = to_vector(want);
+  for (double e : v) sq += e * e;
+  const double scale = std::max(1.0, v.empty() ? 0.0 : std::sqrt(sq / static_cast<double>(v.size())));
+  const DType dt = want.dtype();
+  if (dt == kFloat64) return all_close(got, want, 1e-10 * scale, 1e-10);
+  if (dt == kFloat32) return all_close(got, want, 1e-4 * scale, kRtolReduction);
+  return all_close(got, want, 1e-2 * scale, 2e-2);
+}
+
+// Sets a process-wide switch (cuda::set_allow_tf32, set_cudnn_conv_api, set_cudnn_batch_norm) for its
+// lifetime and restores the previous value, also when the test fails with an exception: the later
+// tests of the same process (one process per binary under compute-sanitizer) see the defaults.
+template <class T>
+class SwitchGuard {
+ public:
+  SwitchGuard(void (*set)(T), T (*get)(), T value) : set_(set), previous_(get()) { set_(value); }
+  ~SwitchGuard() { set_(previous_); }
+  SwitchGuard(const SwitchGuard&) = delete;
+  SwitchGuard& operator=(const SwitchGuard&) = delete;
+
+ private:
+  void (*set_)(T);
+  T previous_;
+};
 
 // A random tensor of dtype dt: normal values for floating dtypes, [lo, hi) integers otherwise.
 inline Tensor random_of(IntList shape, DType dt, int64_t lo = -5, int64_t hi = 6) {

@@ -34,21 +34,8 @@ using namespace ember;
 using ember::testing::all_close;
 using ember::testing::gpu;
 using ember::testing::non_contiguous;
-
-// cuda_matches with its absolute tolerance scaled by max(1, RMS of want).
-::testing::AssertionResult conv_matches(const Tensor& got, const Tensor& want) {
-  if (!got.is_cuda()) return ::testing::AssertionFailure() << "GPU result is not on the GPU: " << got.describe();
-  if (got.dtype() != want.dtype())
-    return ::testing::AssertionFailure() << "dtypes differ: " << got.describe() << " vs " << want.describe();
-  double sq = 0.0;
-  const std::vector<double> v = ember::testing::to_vector(want);
-  for (double e : v) sq += e * e;
-  const double scale = std::max(1.0, v.empty() ? 0.0 : std::sqrt(sq / static_cast<double>(v.size())));
-  const DType dt = want.dtype();
-  if (dt == kFloat64) return all_close(got, want, 1e-10 * scale, 1e-10);
-  if (dt == kFloat32) return all_close(got, want, 1e-5 * scale, 1e-4);
-  return all_close(got, want, 1e-2 * scale, 2e-2);
-}
+// Convolutions sum many products: their rounding grows with the output's scale.
+using ember::testing::cuda_matches_rms;
 
 struct ConvCase {
   std::vector<int64_t> x, w;
@@ -86,14 +73,14 @@ void check_conv_cases() {
       // The 16-bit CPU reference is computed in float32 from the same rounded inputs.
       Tensor y = ops::conv2d(x, w, bias, c.args);
       Tensor yg = ops::conv2d(gpu(x), gpu(w), gpu(bias), c.args);
-      EXPECT_TRUE(conv_matches(yg, y)) << "conv2d " << what;
-      EXPECT_TRUE(conv_matches(ops::conv2d(non_contiguous(gpu(x)), gpu(w), {}, c.args), ops::conv2d(x, w, {}, c.args)))
+      EXPECT_TRUE(cuda_matches_rms(yg, y)) << "conv2d " << what;
+      EXPECT_TRUE(cuda_matches_rms(ops::conv2d(non_contiguous(gpu(x)), gpu(w), {}, c.args), ops::conv2d(x, w, {}, c.args)))
           << "conv2d no bias, non-contiguous x " << what;
       Tensor go = ops::to(randn(y.shape(), kFloat64), dt);
-      EXPECT_TRUE(conv_matches(ops::conv2d_backward_input(gpu(go), gpu(w), x.shape(), c.args),
+      EXPECT_TRUE(cuda_matches_rms(ops::conv2d_backward_input(gpu(go), gpu(w), x.shape(), c.args),
                                ops::conv2d_backward_input(go, w, x.shape(), c.args)))
           << "conv2d_backward_input " << what;
-      EXPECT_TRUE(conv_matches(ops::conv2d_backward_weight(gpu(go), gpu(x), w.shape(), c.args),
+      EXPECT_TRUE(cuda_matches_rms(ops::conv2d_backward_weight(gpu(go), gpu(x), w.shape(), c.args),
                                ops::conv2d_backward_weight(go, x, w.shape(), c.args)))
           << "conv2d_backward_weight " << what;
     }
@@ -104,6 +91,7 @@ TEST(CudaConv, ForwardAndBackwardMatchCpu) {
   EMBER_SKIP_WITHOUT_GPU();
   manual_seed(51);
 #if defined(EMBER_WITH_CUDA)
+  if (!cuda::built_with_cudnn()) GTEST_SKIP() << "this CUDA build has no cuDNN (conv2d needs it)";
   // The graph API (default): it must build plans itself (a silent fall back everywhere would fail).
   ASSERT_EQ(cuda::cudnn_conv_api(), cuda::CudnnConvApi::graph);
   const cuda::CudnnCounts before = cuda::cudnn_counts();
@@ -111,9 +99,11 @@ TEST(CudaConv, ForwardAndBackwardMatchCpu) {
   const cuda::CudnnCounts graph = cuda::cudnn_counts();
   EXPECT_GT(graph.conv_graph_plans, before.conv_graph_plans) << "no convolution plan came from cuDNN's graph API";
   // The descriptor API, forced: every new plan is a legacy one.
-  cuda::set_cudnn_conv_api(cuda::CudnnConvApi::legacy);
-  check_conv_cases();
-  cuda::set_cudnn_conv_api(cuda::CudnnConvApi::graph);
+  {
+    ember::testing::SwitchGuard<cuda::CudnnConvApi> legacy_api(cuda::set_cudnn_conv_api, cuda::cudnn_conv_api,
+                                                              cuda::CudnnConvApi::legacy);
+    check_conv_cases();
+  }
   const cuda::CudnnCounts legacy = cuda::cudnn_counts();
   EXPECT_EQ(legacy.conv_graph_plans, graph.conv_graph_plans);
   EXPECT_GE(legacy.conv_legacy_plans - graph.conv_legacy_plans, static_cast<int64_t>(conv_cases().size() * 3 * 4))
@@ -143,7 +133,7 @@ TEST(CudaConv, ShortLivedThreadsReuseCudnnHandles) {
       cuda::synchronize(got.device().index);
     });
     t.join();
-    EXPECT_TRUE(conv_matches(got, want)) << "thread " << i;
+    EXPECT_TRUE(cuda_matches_rms(got, want)) << "thread " << i;
   }
   EXPECT_LE(cuda::cudnn_counts().handles - before, 1) << "short-lived threads did not reuse the cuDNN handle";
 }
@@ -175,33 +165,38 @@ TEST(CudaConv, GraphDescriptorsFinalize) {
 
 TEST(CudaConv, UnbatchedCachedPlansAndTf32) {
   EMBER_SKIP_WITHOUT_GPU();
+#if defined(EMBER_WITH_CUDA)
+  if (!cuda::built_with_cudnn()) GTEST_SKIP() << "this CUDA build has no cuDNN (conv2d needs it)";
+#endif
   manual_seed(52);
   Conv2dArgs a = conv_args(1, 1, 1, 1);
   Tensor x = randn({3, 10, 10}), w = randn({5, 3, 3, 3});
-  EXPECT_TRUE(conv_matches(ops::conv2d(gpu(x), gpu(w), {}, a), ops::conv2d(x, w, {}, a))) << "unbatched";
+  EXPECT_TRUE(cuda_matches_rms(ops::conv2d(gpu(x), gpu(w), {}, a), ops::conv2d(x, w, {}, a))) << "unbatched";
   // The same problem again reuses its cached plan; new values, same answer as the CPU.
   for (int i = 0; i < 3; ++i) {
     Tensor xi = randn({2, 3, 10, 10});
-    EXPECT_TRUE(conv_matches(ops::conv2d(gpu(xi), gpu(w), {}, a), ops::conv2d(xi, w, {}, a))) << "repeat " << i;
+    EXPECT_TRUE(cuda_matches_rms(ops::conv2d(gpu(xi), gpu(w), {}, a), ops::conv2d(xi, w, {}, a))) << "repeat " << i;
   }
   // Nothing to sum (no input channels): the bias, as on the CPU.
   Tensor no_channels = randn({2, 0, 6, 6}), w0 = randn({3, 0, 3, 3}), b0 = randn({3});
-  EXPECT_TRUE(conv_matches(ops::conv2d(gpu(no_channels), gpu(w0), gpu(b0), a), ops::conv2d(no_channels, w0, b0, a)))
+  EXPECT_TRUE(cuda_matches_rms(ops::conv2d(gpu(no_channels), gpu(w0), gpu(b0), a), ops::conv2d(no_channels, w0, b0, a)))
       << "no input channels";
   Tensor go = randn({5, 10, 10});
-  EXPECT_TRUE(conv_matches(ops::conv2d_backward_input(gpu(go), gpu(w), x.shape(), a),
+  EXPECT_TRUE(cuda_matches_rms(ops::conv2d_backward_input(gpu(go), gpu(w), x.shape(), a),
                            ops::conv2d_backward_input(go, w, x.shape(), a)))
       << "unbatched backward_input";
-  EXPECT_TRUE(conv_matches(ops::conv2d_backward_weight(gpu(go), gpu(x), w.shape(), a),
+  EXPECT_TRUE(cuda_matches_rms(ops::conv2d_backward_weight(gpu(go), gpu(x), w.shape(), a),
                            ops::conv2d_backward_weight(go, x, w.shape(), a)))
       << "unbatched backward_weight";
 #if defined(EMBER_WITH_CUDA)
   Tensor xb = randn({8, 32, 16, 16}), wb = randn({64, 32, 3, 3});
-  cuda::set_allow_tf32(true);
-  Tensor tf32 = ops::conv2d(gpu(xb), gpu(wb), {}, a);
-  cuda::set_allow_tf32(false);
+  Tensor tf32;
+  {
+    ember::testing::SwitchGuard<bool> allow(cuda::set_allow_tf32, cuda::allow_tf32, true);
+    tf32 = ops::conv2d(gpu(xb), gpu(wb), {}, a);
+  }
   EXPECT_TRUE(all_close(tf32, ops::conv2d(xb, wb, {}, a), 2e-1, 1e-2)) << "TF32 conv2d";
-  EXPECT_TRUE(conv_matches(ops::conv2d(gpu(xb), gpu(wb), {}, a), ops::conv2d(xb, wb, {}, a))) << "full float32 again";
+  EXPECT_TRUE(cuda_matches_rms(ops::conv2d(gpu(xb), gpu(wb), {}, a), ops::conv2d(xb, wb, {}, a))) << "full float32 again";
 #endif
 }
 

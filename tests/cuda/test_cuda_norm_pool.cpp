@@ -63,8 +63,9 @@ void check_batch_norm_cases() {
           auto [gx, gw, gb] = ops::batch_norm_backward(g, x, w, mean, invstd, args);
           auto [gx_g, gw_g, gb_g] = ops::batch_norm_backward(gpu(g), gpu(x), gpu(w), mean_g, invstd_g, args);
           EXPECT_TRUE(cuda_matches(gx_g, gx)) << "batch_norm_backward grad_x " << what;
-          EXPECT_TRUE(cuda_matches(gw_g, gw)) << "batch_norm_backward grad_w " << what;
-          EXPECT_TRUE(cuda_matches(gb_g, gb)) << "batch_norm_backward grad_b " << what;
+          // Per-channel sums over N * S elements (12800 for the largest shape), in float inside cuDNN.
+          EXPECT_TRUE(ember::testing::cuda_matches_rms(gw_g, gw)) << "batch_norm_backward grad_w " << what;
+          EXPECT_TRUE(ember::testing::cuda_matches_rms(gb_g, gb)) << "batch_norm_backward grad_b " << what;
         }
       }
     }
@@ -84,9 +85,10 @@ TEST(CudaNorm, BatchNormTrainingAndEvalMatchCpu) {
     EXPECT_GE(through_cudnn, 3 * 5 * 2 * 2) << "training batch norm did not go through cuDNN";
   }
   // The same on ember's own kernels.
-  cuda::set_cudnn_batch_norm(false);
-  check_batch_norm_cases();
-  cuda::set_cudnn_batch_norm(true);
+  {
+    ember::testing::SwitchGuard<bool> own_kernels(cuda::set_cudnn_batch_norm, cuda::cudnn_batch_norm, false);
+    check_batch_norm_cases();
+  }
   EXPECT_EQ(cuda::cudnn_counts().batch_norm_calls - before, through_cudnn) << "the switch did not keep cuDNN out";
 #else
   check_batch_norm_cases();

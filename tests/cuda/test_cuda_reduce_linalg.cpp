@@ -14,8 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "gpu.hpp"
-#include "test_util.hpp"
+#include "cuda_compare.hpp"
 
 #if defined(EMBER_WITH_CUDA)
 #include <ember/kernels/cuda/register.hpp>
@@ -32,16 +31,11 @@ using namespace ember;
 using ember::testing::all_close;
 using ember::testing::non_contiguous;
 
-const Device kGpu{DeviceType::CUDA, 0};
-Tensor gpu(const Tensor& t) { return ops::to(t, kGpu); }
+using ember::testing::gpu;  // keeps a view's layout on the GPU
+using ember::testing::kGpu;
 
-::testing::AssertionResult close(const Tensor& got, const Tensor& want) {
-  const DType dt = want.dtype();
-  if (dt == kFloat64) return all_close(got, want, 1e-10, 1e-10);
-  if (dt == kFloat32) return all_close(got, want, 1e-5, 1e-4);
-  if (dt.is_reduced_float()) return all_close(got, want, 1e-2, 2e-2);
-  return all_close(got, want, 0, 0);
-}
+// cuda_compare.hpp's rule at the reduction/GEMM tolerance; the result must be a GPU tensor of want's dtype.
+::testing::AssertionResult close(const Tensor& got, const Tensor& want) { return ember::testing::cuda_matches(got, want); }
 
 using ReduceFn = std::function<Tensor(const Tensor&)>;
 
@@ -205,9 +199,11 @@ TEST(CudaLinalg, EdgeShapesIntegersAndTf32) {
 #if defined(EMBER_WITH_CUDA)
   EXPECT_FALSE(cuda::allow_tf32()) << "TF32 must be off by default";
   Tensor a = randn({128, 256}), b = randn({256, 64});
-  cuda::set_allow_tf32(true);
-  Tensor tf32 = ops::mm(gpu(a), gpu(b));
-  cuda::set_allow_tf32(false);
+  Tensor tf32;
+  {
+    ember::testing::SwitchGuard<bool> allow(cuda::set_allow_tf32, cuda::allow_tf32, true);
+    tf32 = ops::mm(gpu(a), gpu(b));
+  }
   EXPECT_TRUE(all_close(tf32, ops::mm(a, b), 1e-1, 1e-2));
 #endif
 }
