@@ -19,15 +19,21 @@
 
 namespace ember::testing {
 
-inline const Device kGpu{DeviceType::CUDA, 0};
+// The device the tests call the GPU: GPU 0, or the CPU in a rehearsal (support/gpu.hpp).
+inline const Device kGpu = kRehearsal ? Device(kCPU) : Device{DeviceType::CUDA, 0};
+
+// Whether a result lives where a GPU result should (anywhere in a rehearsal).
+inline bool on_gpu(const Tensor& t) { return kRehearsal || t.is_cuda(); }
+// A copy on kGpu (a rehearsal's copy is a clone: the same device would otherwise alias).
+inline Tensor to_gpu(const Tensor& t) { return kRehearsal ? ops::clone(t) : ops::to(t, kGpu); }
 
 // t copied to GPU 0 in the same layout (undefined stays undefined): a contiguous tensor as a plain
 // copy; a view (transposed, sliced, expanded, offset into its storage) as the same view of a GPU copy
 // of its whole storage, so the GPU kernel meets the strides, broadcasts and alignment the CPU one did.
 inline Tensor gpu(const Tensor& t) {
-  if (!t.defined() || (t.is_contiguous() && t.storage_offset() == 0)) return t.defined() ? ops::to(t, kGpu) : t;
+  if (!t.defined() || (t.is_contiguous() && t.storage_offset() == 0)) return t.defined() ? to_gpu(t) : t;
   const auto elements = static_cast<int64_t>(t.storage()->nbytes / t.itemsize());
-  Tensor storage_gpu = ops::to(ops::as_strided(t, {elements}, {1}, 0), kGpu);
+  Tensor storage_gpu = to_gpu(ops::as_strided(t, {elements}, {1}, 0));
   return ops::as_strided(storage_gpu, t.shape(), t.strides(), t.storage_offset());
 }
 
@@ -53,7 +59,7 @@ inline ::testing::AssertionResult cuda_matches(const Tensor& got, const Tensor& 
     if (got.defined() == want.defined()) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "one result is undefined";
   }
-  if (!got.is_cuda()) return ::testing::AssertionFailure() << "GPU result is not on the GPU: " << got.describe();
+  if (!on_gpu(got)) return ::testing::AssertionFailure() << "GPU result is not on the GPU: " << got.describe();
   if (got.dtype() != want.dtype())
     return ::testing::AssertionFailure() << "dtypes differ: " << got.describe() << " vs " << want.describe();
   const DType dt = want.dtype();
@@ -68,7 +74,11 @@ inline ::testing::AssertionResult cuda_matches(const Tensor& got, const Tensor& 
 // with its result, and a result near zero may carry an error of the terms' size:
 //   float64 |a - b| <= 1e-10 s + 1e-10 |b|; float32 1e-4 s + 1e-4 |b|; 16-bit 1e-2 s + 2e-2 |b|.
 inline ::testing::AssertionResult cuda_matches_rms(const Tensor& got, const Tensor& want) {
-  if (!got.is_cuda()) return ::testing::AssertionFailure() << "GPU result is not on the GPU: " << got.describe();
+  if (!got.defined() || !want.defined()) {  // e.g. no weight gradient without affine parameters
+    if (got.defined() == want.defined()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "one result is undefined";
+  }
+  if (!on_gpu(got)) return ::testing::AssertionFailure() << "GPU result is not on the GPU: " << got.describe();
   if (got.dtype() != want.dtype())
     return ::testing::AssertionFailure() << "dtypes differ: " << got.describe() << " vs " << want.describe();
   double sq = 0.0;

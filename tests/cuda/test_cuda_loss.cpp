@@ -111,7 +111,7 @@ TEST(CudaLoss, EdgeCasesAndErrors) {
   CrossEntropyArgs mean;
   // 1-D input with a 0-dim target; a non-contiguous input.
   Tensor x1 = randn({6});
-  Tensor t1 = scalar_tensor(int64_t{4});
+  Tensor t1 = scalar_tensor(int64_t{4}, kInt64);
   EXPECT_TRUE(cuda_matches(ops::cross_entropy(gpu(x1), gpu(t1), {}, mean), ops::cross_entropy(x1, t1, {}, mean)));
   Tensor xt = ops::transpose(randn({5, 8}), 0, 1);  // (8, 5), column-major
   Tensor tt = randint(0, 5, {8}, kInt64);

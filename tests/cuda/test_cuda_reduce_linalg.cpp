@@ -262,7 +262,7 @@ TEST(CudaLinalg, CachedPlansSeeNewInputsBiasAndAlignment) {
 TEST(CudaOptim, AdamListStepMatchesCpu) {
   EMBER_SKIP_WITHOUT_GPU();
   auto adam_close = [](const Tensor& got, const Tensor& want) {
-    if (!got.is_cuda()) return ::testing::AssertionFailure() << "not on the GPU: " << got.describe();
+    if (!ember::testing::on_gpu(got)) return ::testing::AssertionFailure() << "not on the GPU: " << got.describe();
     if (want.dtype() == kFloat64) return all_close(got, want, 1e-12, 1e-12);
     if (want.dtype() == kFloat32) return all_close(got, want, 1e-6, 1e-5);
     return all_close(got, want, 1e-2, 2e-2);

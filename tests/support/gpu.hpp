@@ -12,9 +12,21 @@
 
 namespace ember::testing {
 
-// True when ember was built with CUDA and at least one GPU answers.
+// Rehearsal (EMBER_GPU_REHEARSAL: the ember_cuda_rehearsal_tests binary, built from the CPU-vs-CUDA
+// test files without EMBER_WITH_CUDA): the CPU plays the GPU, so the tests' own logic (inputs,
+// shapes, expected errors, tolerances) runs in every build, also where no GPU ever is. It checks the
+// tests, not the CUDA kernels.
+#if defined(EMBER_GPU_REHEARSAL)
+inline constexpr bool kRehearsal = true;
+#else
+inline constexpr bool kRehearsal = false;
+#endif
+
+// True when ember was built with CUDA and at least one GPU answers (always in a rehearsal).
 inline bool gpu_available() {
-#if defined(EMBER_WITH_CUDA)
+#if defined(EMBER_GPU_REHEARSAL)
+  return true;
+#elif defined(EMBER_WITH_CUDA)
   static const bool available = ember::cuda::device_count() > 0;
   return available;
 #else
