@@ -36,8 +36,9 @@ class DataPtr {
 
   void* get() const { return ptr_; }
   Device device() const { return device_; }
-  // Which allocator's memory this is (an allocator compares it with its own deleter).
+  // Which allocator's memory this is (an allocator compares them with its own deleter and context).
   DeleterFn deleter() const { return deleter_; }
+  void* context() const { return ctx_; }
   void reset() {
     if (deleter_ != nullptr) deleter_(ctx_, ptr_);
     ptr_ = nullptr;

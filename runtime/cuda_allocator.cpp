@@ -81,12 +81,15 @@ CachingAllocator* existing(int device) {
   return g_allocators[device];
 }
 
+// The deleter of both allocators' DataPtrs (ctx: the CachingAllocator). Runs in DataPtr's
+// destructor: reports, never throws.
 void free_block(void* ctx, void* ptr) {
-  // Runs in DataPtr's destructor: report, never throw.
+  auto* alloc = static_cast<CachingAllocator*>(ctx);
   try {
-    static_cast<CachingAllocator*>(ctx)->free(ptr);
+    alloc->free(ptr);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ember: CUDA caching allocator: freeing %p failed: %s\n", ptr, e.what());
+    std::fprintf(stderr, "ember: caching allocator (%s): freeing %p failed: %s\n", alloc->backend().name().c_str(),
+                 ptr, e.what());
   }
 }
 
@@ -196,12 +199,9 @@ CachingAllocator& pinned_allocator() {
   return *alloc;
 }
 
-void free_pinned(void* ctx, void* ptr) {
-  try {
-    static_cast<CachingAllocator*>(ctx)->free(ptr);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ember: pinned memory allocator: freeing %p failed: %s\n", ptr, e.what());
-  }
+// Whether data is a block of ember's pinned allocator.
+bool from_pinned_allocator(const DataPtr& data) {
+  return data.deleter() == free_block && data.context() == &pinned_allocator();
 }
 
 class CudaPinnedMemory final : public PinnedMemory {
@@ -210,10 +210,10 @@ class CudaPinnedMemory final : public PinnedMemory {
     EMBER_CHECK(device_count() > 0, "pin_memory: page-locked host memory needs a CUDA device, and none is visible "
                 "(no GPU, or no driver); asked for ", nbytes, " bytes");
     CachingAllocator& alloc = pinned_allocator();
-    return DataPtr(alloc.allocate(nbytes, kHostOwner), &alloc, free_pinned, kCPU);
+    return DataPtr(alloc.allocate(nbytes, kHostOwner), &alloc, free_block, kCPU);
   }
   bool is_pinned(const DataPtr& data) override {
-    if (data.deleter() == free_pinned) return true;
+    if (from_pinned_allocator(data)) return true;
     if (data.get() == nullptr || !data.device().is_cpu() || device_count() == 0) return false;
     cudaPointerAttributes attr{};
     if (cudaPointerGetAttributes(&attr, data.get()) != cudaSuccess) {
@@ -232,7 +232,7 @@ PinnedMemory* pinned_memory_provider() {
 }
 
 void record_pinned_use(const DataPtr& data, Stream stream) {
-  if (data.deleter() != free_pinned) return;
+  if (!from_pinned_allocator(data)) return;
   pinned_allocator().record_stream(data.get(), stream_key(stream));
 }
 
