@@ -18,6 +18,17 @@ namespace {
 
 constexpr int kMaxDevices = 64;
 
+// cudaEventQuery: true when the event's work has completed, false while it has not; errors throw.
+bool event_completed(cudaEvent_t event, const char* who) {
+  cudaError_t s = cudaEventQuery(event);
+  if (s == cudaErrorNotReady) {
+    (void)cudaGetLastError();  // not an error: clear it
+    return false;
+  }
+  EMBER_CUDA_CHECK(s, who);
+  return true;
+}
+
 class CudaMemoryBackend final : public DeviceMemoryBackend {
  public:
   explicit CudaMemoryBackend(int device) : device_(device) {}
@@ -54,13 +65,7 @@ class CudaMemoryBackend final : public DeviceMemoryBackend {
   }
   bool query_event(EventHandle event) override {
     DeviceGuard guard(device_);
-    cudaError_t s = cudaEventQuery(static_cast<cudaEvent_t>(event));
-    if (s == cudaErrorNotReady) {
-      (void)cudaGetLastError();
-      return false;
-    }
-    EMBER_CUDA_CHECK(s, "caching allocator");
-    return true;
+    return event_completed(static_cast<cudaEvent_t>(event), "caching allocator");
   }
   void synchronize_event(EventHandle event) override {
     DeviceGuard guard(device_);
@@ -176,13 +181,7 @@ class PinnedMemoryBackend final : public DeviceMemoryBackend {
     auto* e = static_cast<HostEvent*>(event);
     if (e->event == nullptr) return true;
     DeviceGuard guard(e->device);
-    cudaError_t s = cudaEventQuery(e->event);
-    if (s == cudaErrorNotReady) {
-      (void)cudaGetLastError();
-      return false;
-    }
-    EMBER_CUDA_CHECK(s, "pinned memory allocator");
-    return true;
+    return event_completed(e->event, "pinned memory allocator");
   }
   void synchronize_event(EventHandle event) override {
     auto* e = static_cast<HostEvent*>(event);
