@@ -25,10 +25,15 @@
 #                       e.g. "memcheck racecheck synccheck initcheck")
 #   EMBER_GPU_STEPS     the steps to run (default "build test sanitize compare"; "bench"
 #                       runs EMBER_BENCHES on their own: compare already runs bench_cuda,
-#                       and runs it alone when PyTorch is missing); e.g. "build test" in
+#                       and runs it alone when PyTorch is missing; "recipe" trains the main
+#                       job on the GPU and reports its time to train); e.g. "build test" in
 #                       one call and "sanitize compare" in the next, where a call has a
 #                       time limit (the build folder stays; a call without "build"
 #                       appends to the report)
+#   EMBER_RECIPE_ARGS   extra arguments for the "recipe" step (ember-fashion-mnist --device cuda; e.g.
+#                       "--model mlp --epochs 2"); EMBER_RECIPE_TIMEOUT (default 480 s);
+#                       EMBER_FASHION_MNIST_DIR its data (default: under EMBER_DEPS_PREFIX when
+#                       tools/fetch_deps.sh put it there, else Debian's folder)
 #   EMBER_TEST_LABELS   ctest labels for the test step (default: none, the whole suite; e.g. "cuda"
 #                       where the CPU tests already ran elsewhere)
 #   EMBER_SANITIZER_TIMEOUT seconds allowed per binary under compute-sanitizer (default 480,
@@ -281,6 +286,25 @@ else
   report ""
   want bench || run_benches bench_cuda
 fi
+fi
+
+# ---- 6. the main job on the GPU (only when EMBER_GPU_STEPS names "recipe") ----
+if want recipe; then
+data=${EMBER_FASHION_MNIST_DIR:-}
+if [ -z "$data" ] && [ -d "${EMBER_DEPS_PREFIX:-/nonexistent}/usr/share/datasets/fashion-mnist" ]; then
+  data=$EMBER_DEPS_PREFIX/usr/share/datasets/fashion-mnist  # tools/fetch_deps.sh with EMBER_FETCH_DATASET=1
+fi
+data=${data:-/usr/share/datasets/fashion-mnist}
+report "## ember-fashion-mnist --device cuda (data: $data)"
+log "ember-fashion-mnist --device cuda"
+# shellcheck disable=SC2086 # EMBER_RECIPE_ARGS is a list of arguments
+timeout "${EMBER_RECIPE_TIMEOUT:-480}" "$BUILD/recipes/ember-fashion-mnist" --device cuda --data "$data" \
+  ${EMBER_RECIPE_ARGS:-} >"$REPORT_DIR/recipe.log" 2>&1 </dev/null
+rc=$?
+report '```'
+tr '\r' '\n' <"$REPORT_DIR/recipe.log" | grep -E 'parameters, on|^  epoch [0-9]+:|final test accuracy|error' >>"$REPORT"
+report '```'
+step_result "ember-fashion-mnist --device cuda" $rc
 fi
 
 report "## Result: $([ $STATUS -eq 0 ] && echo 'all steps passed' || echo 'SOME STEPS FAILED')"
