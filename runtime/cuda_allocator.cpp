@@ -29,6 +29,17 @@ bool event_completed(cudaEvent_t event, const char* who) {
   return true;
 }
 
+// The result of cudaMalloc / cudaHostAlloc for DeviceMemoryBackend::malloc: p, or nullptr when the
+// memory ran out (not sticky: cleared, the allocator retries or reports); other errors throw.
+void* allocated_or_null(cudaError_t s, void* p, const char* who) {
+  if (s == cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError();
+    return nullptr;
+  }
+  EMBER_CUDA_CHECK(s, who);
+  return p;
+}
+
 class CudaMemoryBackend final : public DeviceMemoryBackend {
  public:
   explicit CudaMemoryBackend(int device) : device_(device) {}
@@ -36,13 +47,8 @@ class CudaMemoryBackend final : public DeviceMemoryBackend {
   void* malloc(size_t nbytes) override {
     DeviceGuard guard(device_);
     void* p = nullptr;
-    cudaError_t s = cudaMalloc(&p, nbytes);
-    if (s == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();  // not sticky: clear it, the allocator retries or reports
-      return nullptr;
-    }
-    EMBER_CUDA_CHECK(s, "caching allocator");
-    return p;
+    const cudaError_t s = cudaMalloc(&p, nbytes);
+    return allocated_or_null(s, p, "caching allocator");
   }
   void free(void* ptr) override {
     DeviceGuard guard(device_);
@@ -143,13 +149,8 @@ class PinnedMemoryBackend final : public DeviceMemoryBackend {
  public:
   void* malloc(size_t nbytes) override {
     void* p = nullptr;
-    cudaError_t s = cudaHostAlloc(&p, nbytes, cudaHostAllocPortable);
-    if (s == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();
-      return nullptr;
-    }
-    EMBER_CUDA_CHECK(s, "pin_memory");
-    return p;
+    const cudaError_t s = cudaHostAlloc(&p, nbytes, cudaHostAllocPortable);
+    return allocated_or_null(s, p, "pin_memory");
   }
   void free(void* ptr) override { EMBER_CUDA_CHECK(cudaFreeHost(ptr), "pinned memory allocator"); }
   EventHandle create_event() override { return new HostEvent; }

@@ -7,22 +7,30 @@
 
 namespace ember {
 
-Tensor empty(IntList shape, TensorOptions opts) {
-  for (int64_t s : shape) EMBER_CHECK(s >= 0, "empty: negative dimension ", s, " in shape ", shape);
+namespace {
+
+// A contiguous tensor of `shape` over storage from allocate(nbytes) (op names the caller in errors).
+template <class Allocate>
+Tensor contiguous_empty(const char* op, IntList shape, DType dtype, Allocate allocate) {
+  for (int64_t s : shape) EMBER_CHECK(s >= 0, op, ": negative dimension ", s, " in shape ", shape);
   Dims sizes(shape);
-  const size_t nbytes = static_cast<size_t>(product(shape)) * opts.dtype.itemsize();
-  return detail::make_tensor(make_storage(nbytes, opts.device), sizes, contiguous_strides(sizes), 0, opts.dtype);
+  const size_t nbytes = static_cast<size_t>(product(shape)) * dtype.itemsize();
+  return detail::make_tensor(allocate(nbytes), sizes, contiguous_strides(sizes), 0, dtype);
+}
+
+}  // namespace
+
+Tensor empty(IntList shape, TensorOptions opts) {
+  return contiguous_empty("empty", shape, opts.dtype, [&](size_t n) { return make_storage(n, opts.device); });
 }
 
 Tensor empty_pinned(IntList shape, DType dtype) {
-  for (int64_t s : shape) EMBER_CHECK(s >= 0, "empty_pinned: negative dimension ", s, " in shape ", shape);
-  PinnedMemory* pinned = pinned_memory();
-  EMBER_CHECK(pinned != nullptr, "pin_memory: pinned (page-locked) host memory needs a GPU backend, and this build "
-              "of ember has none (configure with -DEMBER_CUDA=ON)");
-  Dims sizes(shape);
-  const size_t nbytes = static_cast<size_t>(product(shape)) * dtype.itemsize();
-  auto storage = std::make_shared<StorageImpl>(pinned->allocate(nbytes), nbytes);
-  return detail::make_tensor(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype);
+  return contiguous_empty("empty_pinned", shape, dtype, [](size_t n) {
+    PinnedMemory* pinned = pinned_memory();
+    EMBER_CHECK(pinned != nullptr, "pin_memory: pinned (page-locked) host memory needs a GPU backend, and this "
+                "build of ember has none (configure with -DEMBER_CUDA=ON)");
+    return std::make_shared<StorageImpl>(pinned->allocate(n), n);
+  });
 }
 
 Tensor empty_strided(IntList shape, IntList strides, TensorOptions opts) {

@@ -42,10 +42,17 @@ void copy_on_device(const Tensor& out, const Tensor& src) {
   });
 }
 
-// Whether host tensor t's memory is page-locked (ember's pinned allocator, or pinned by the user).
-bool is_pinned(const Tensor& t) {
-  PinnedMemory* pinned = pinned_memory();
-  return pinned != nullptr && pinned->is_pinned(t.storage()->data);
+// After a host<->device memcpy on `stream` between `host` and the device: leaves it queued when the
+// caller asked (non_blocking) and `host` is the caller's own tensor (`callers`, not a temporary) in
+// pinned memory, marking ember's pinned block with the stream; otherwise waits for it. Returns whether
+// the copy was left queued.
+bool finish_host_copy(bool non_blocking, const Tensor& host, const Tensor& callers, Stream stream) {
+  if (non_blocking && host.is_same(callers) && ops::is_pinned(host)) {
+    record_pinned_use(host.storage()->data, stream);
+    return true;
+  }
+  EMBER_CUDA_CHECK(cudaStreamSynchronize(stream.handle()), "copy");
+  return false;
 }
 
 // src converted to `dtype` and laid out contiguously, on its own device (src itself when it already is).
@@ -67,8 +74,7 @@ void copy_from_host(const Tensor& out, const Tensor& src, bool non_blocking) {
   EMBER_CUDA_CHECK(cudaMemcpyAsync(dev.data_ptr(), host.data_ptr(), dev.nbytes(), cudaMemcpyHostToDevice,
                                    stream.handle()),
                    "copy");
-  if (non_blocking && host.is_same(src) && is_pinned(host)) record_pinned_use(host.storage()->data, stream);
-  else EMBER_CUDA_CHECK(cudaStreamSynchronize(stream.handle()), "copy");  // a temporary, or pageable memory
+  finish_host_copy(non_blocking, host, src, stream);
   if (!dev.is_same(out)) copy_on_device(out, dev);
 }
 
@@ -82,12 +88,8 @@ void copy_to_host(const Tensor& out, const Tensor& src, bool non_blocking) {
   EMBER_CUDA_CHECK(cudaMemcpyAsync(host.data_ptr(), dev.data_ptr(), host.nbytes(), cudaMemcpyDeviceToHost,
                                    stream.handle()),
                    "copy");
-  if (non_blocking && host.is_same(out) && is_pinned(host)) {
-    record_pinned_use(host.storage()->data, stream);
-    return;
-  }
-  EMBER_CUDA_CHECK(cudaStreamSynchronize(stream.handle()), "copy");
-  if (!host.is_same(out)) EMBER_KERNEL(copy, kCPU)(out, host, false);
+  if (!finish_host_copy(non_blocking, host, out, stream) && !host.is_same(out))
+    EMBER_KERNEL(copy, kCPU)(out, host, false);
 }
 
 // cuda:j <- cuda:i, ordered after both devices' current streams, and each waits for the other.

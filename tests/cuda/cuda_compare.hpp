@@ -52,28 +52,11 @@ inline CpuGpu expanded_pair(const Tensor& base, IntList shape) {
 inline constexpr double kRtolElementwise = 1e-5;
 inline constexpr double kRtolReduction = 1e-4;
 
-// got (computed on the GPU) against want (computed on the CPU).
-inline ::testing::AssertionResult cuda_matches(const Tensor& got, const Tensor& want,
-                                               double rtol32 = kRtolReduction) {
-  if (!got.defined() || !want.defined()) {
-    if (got.defined() == want.defined()) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "one result is undefined";
-  }
-  if (!on_gpu(got)) return ::testing::AssertionFailure() << "GPU result is not on the GPU: " << got.describe();
-  if (got.dtype() != want.dtype())
-    return ::testing::AssertionFailure() << "dtypes differ: " << got.describe() << " vs " << want.describe();
-  const DType dt = want.dtype();
-  if (dt == kFloat64) return all_close(got, want, 1e-10, 1e-10);
-  if (dt == kFloat32) return all_close(got, want, 1e-5, rtol32);
-  if (dt.is_reduced_float()) return all_close(got, want, 1e-2, 2e-2);
-  return all_close(got, want, 0.0, 0.0);
-}
-
-// For long sums (convolutions, per-channel gradient sums over a batch): cuda_matches with the absolute
-// tolerance scaled by s = max(1, RMS of want), since the rounding of a sum grows with its terms, not
-// with its result, and a result near zero may carry an error of the terms' size:
-//   float64 |a - b| <= 1e-10 s + 1e-10 |b|; float32 1e-4 s + 1e-4 |b|; 16-bit 1e-2 s + 2e-2 |b|.
-inline ::testing::AssertionResult cuda_matches_rms(const Tensor& got, const Tensor& want) {
+namespace detail {
+// The rule both comparisons share: defined together, got on the GPU, equal dtypes, then per dtype
+// |a - b| <= atol + rtol |b| with the absolute parts multiplied by atol_scale (float32's atol is atol32).
+inline ::testing::AssertionResult matches(const Tensor& got, const Tensor& want, double rtol32, double atol32,
+                                          double atol_scale) {
   if (!got.defined() || !want.defined()) {  // e.g. no weight gradient without affine parameters
     if (got.defined() == want.defined()) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "one result is undefined";
@@ -81,14 +64,30 @@ inline ::testing::AssertionResult cuda_matches_rms(const Tensor& got, const Tens
   if (!on_gpu(got)) return ::testing::AssertionFailure() << "GPU result is not on the GPU: " << got.describe();
   if (got.dtype() != want.dtype())
     return ::testing::AssertionFailure() << "dtypes differ: " << got.describe() << " vs " << want.describe();
+  const DType dt = want.dtype();
+  if (dt == kFloat64) return all_close(got, want, 1e-10 * atol_scale, 1e-10);
+  if (dt == kFloat32) return all_close(got, want, atol32 * atol_scale, rtol32);
+  if (dt.is_reduced_float()) return all_close(got, want, 1e-2 * atol_scale, 2e-2);
+  return all_close(got, want, 0.0, 0.0);
+}
+}  // namespace detail
+
+// got (computed on the GPU) against want (computed on the CPU).
+inline ::testing::AssertionResult cuda_matches(const Tensor& got, const Tensor& want,
+                                               double rtol32 = kRtolReduction) {
+  return detail::matches(got, want, rtol32, 1e-5, 1.0);
+}
+
+// For long sums (convolutions, per-channel gradient sums over a batch): cuda_matches with the absolute
+// tolerance scaled by s = max(1, RMS of want), since the rounding of a sum grows with its terms, not
+// with its result, and a result near zero may carry an error of the terms' size:
+//   float64 |a - b| <= 1e-10 s + 1e-10 |b|; float32 1e-4 s + 1e-4 |b|; 16-bit 1e-2 s + 2e-2 |b|.
+inline ::testing::AssertionResult cuda_matches_rms(const Tensor& got, const Tensor& want) {
   double sq = 0.0;
-  const std::vector<double> v = to_vector(want);
+  const std::vector<double> v = want.defined() ? to_vector(want) : std::vector<double>();
   for (double e : v) sq += e * e;
   const double scale = std::max(1.0, v.empty() ? 0.0 : std::sqrt(sq / static_cast<double>(v.size())));
-  const DType dt = want.dtype();
-  if (dt == kFloat64) return all_close(got, want, 1e-10 * scale, 1e-10);
-  if (dt == kFloat32) return all_close(got, want, 1e-4 * scale, kRtolReduction);
-  return all_close(got, want, 1e-2 * scale, 2e-2);
+  return detail::matches(got, want, kRtolReduction, 1e-4, scale);
 }
 
 // Sets a process-wide switch (cuda::set_allow_tf32, set_cudnn_conv_api, set_cudnn_batch_norm) for its
