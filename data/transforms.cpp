@@ -1,0 +1,148 @@
+// Batch image transforms (transforms.hpp), written with ember ops only so they
+// run wherever the batch lives. Per-image random numbers are drawn as tensors
+// on the batch's device (no host round trip on a GPU).
+#include <ember/data/transforms.hpp>
+
+#include <ember/tensor/factory.hpp>
+#include <ember/tensor/ops.hpp>
+
+namespace ember::data {
+
+namespace {
+
+// Calls fn on x as a 4-dim (N, C, H, W) batch and returns the result in x's rank.
+template <class Fn>
+Tensor on_images(const char* op, const Tensor& x, Fn&& fn) {
+  EMBER_CHECK(x.defined(), op, ": undefined input");
+  EMBER_CHECK(x.dim() == 3 || x.dim() == 4, op, ": expected images (N, C, H, W) or (C, H, W), got ", x.describe());
+  if (x.dim() == 4) return fn(x);
+  return fn(x.unsqueeze(0)).squeeze(0);
+}
+
+Tensor scalar_like(double v, const Tensor& like) { return ops::scalar_tensor(v, like); }
+
+void check_probability(const char* op, double p) {
+  EMBER_CHECK(p >= 0.0 && p <= 1.0, op, ": p must be in [0, 1], got ", p);
+}
+
+// (N, 1, 1, 1) bool on x's device: true for the images an augmentation applies to.
+Tensor chosen(const Tensor& x, double p, Generator& gen) {
+  Tensor u = rand({x.size(0), 1, 1, 1}, TensorOptions(kFloat32, x.device()), &gen);
+  return ops::lt(u, ops::scalar_tensor(p, u));
+}
+
+// Uniform integers in [0, high) per image, shaped (N, 1, 1) on x's device.
+Tensor per_image_int(const Tensor& x, int64_t high, Generator& gen) {
+  return randint(0, high, {x.size(0), 1, 1}, TensorOptions(kInt64, x.device()), &gen);
+}
+
+Tensor random_flip(const char* op, const Tensor& x, int64_t dim, double p, Generator& gen) {
+  check_probability(op, p);
+  return on_images(op, x, [&](const Tensor& b) {
+    if (b.size(0) == 0) return b;
+    return ops::where(chosen(b, p, gen), ops::flip(b, {dim}), b);
+  });
+}
+
+}  // namespace
+
+Tensor to_float(const Tensor& x, DType dtype) {
+  EMBER_CHECK(x.defined(), "to_float: undefined input");
+  EMBER_CHECK(dtype.is_floating(), "to_float: the target dtype must be floating, got ", dtype);
+  if (x.dtype().is_floating()) return ops::to(x, dtype);
+  EMBER_CHECK(x.dtype() == kUInt8, "to_float: expected uint8 pixels or a floating tensor, got ", x.describe());
+  Tensor f = ops::to(x, dtype);
+  return ops::div(f, scalar_like(255.0, f));
+}
+
+Tensor normalize(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& std) {
+  return on_images("normalize", x, [&](const Tensor& b) {
+    EMBER_CHECK(b.dtype().is_floating(), "normalize: expected floating images (see to_float), got ", x.describe());
+    const int64_t c = b.size(1);
+    for (double s : std) EMBER_CHECK(s > 0.0, "normalize: std values must be > 0, got ", s);
+    auto per_channel = [&](const std::vector<double>& v, const char* what) {
+      EMBER_CHECK(static_cast<int64_t>(v.size()) == c || v.size() == 1, "normalize: ", what, " has ", v.size(),
+                  " values for ", c, " channels of ", x.describe());
+      Tensor t = tensor(v, TensorOptions(kFloat64)).to(b.device(), b.dtype());
+      return t.view({1, static_cast<int64_t>(v.size()), 1, 1});
+    };
+    return ops::div(ops::sub(b, per_channel(mean, "mean")), per_channel(std, "std"));
+  });
+}
+
+Tensor center_crop(const Tensor& x, int64_t height, int64_t width) {
+  return on_images("center_crop", x, [&](const Tensor& b) {
+    const int64_t h = b.size(2), w = b.size(3);
+    EMBER_CHECK(height >= 1 && width >= 1 && height <= h && width <= w, "center_crop: a ", height, " x ", width,
+                " window does not fit images ", x.describe());
+    return b.narrow(2, (h - height) / 2, height).narrow(3, (w - width) / 2, width);
+  });
+}
+
+Tensor random_crop(const Tensor& x, int64_t height, int64_t width, int64_t padding, Generator& gen, double fill) {
+  return on_images("random_crop", x, [&](const Tensor& b) {
+    EMBER_CHECK(padding >= 0, "random_crop: padding must be >= 0, got ", padding);
+    const int64_t n = b.size(0), c = b.size(1);
+    const int64_t hp = b.size(2) + 2 * padding, wp = b.size(3) + 2 * padding;
+    EMBER_CHECK(height >= 1 && width >= 1 && height <= hp && width <= wp, "random_crop: a ", height, " x ", width,
+                " window does not fit images ", x.describe(), " padded by ", padding);
+    if (n == 0 || c == 0) return empty({n, c, height, width}, b.options());
+    Tensor padded = padding > 0 ? ops::pad(b, {padding, padding, padding, padding}, fill) : b;
+    // Flat index of window pixel (i, j) of image k: (top_k + i) * wp + (left_k + j).
+    Tensor top = per_image_int(b, hp - height + 1, gen), left = per_image_int(b, wp - width + 1, gen);
+    const TensorOptions idx_opts(kInt64, b.device());
+    Tensor rows = ops::add(top, arange(0, height, idx_opts).view({1, height, 1}));
+    Tensor cols = ops::add(left, arange(0, width, idx_opts).view({1, 1, width}));
+    Tensor flat = ops::add(ops::mul(rows, ops::scalar_tensor(wp, rows)), cols);  // (N, height, width)
+    Tensor index = flat.reshape({n, 1, height * width}).expand({n, c, height * width});
+    return ops::gather(ops::contiguous(padded).view({n, c, hp * wp}), 2, index).view({n, c, height, width});
+  });
+}
+
+Tensor random_horizontal_flip(const Tensor& x, double p, Generator& gen) {
+  return random_flip("random_horizontal_flip", x, 3, p, gen);
+}
+
+Tensor random_vertical_flip(const Tensor& x, double p, Generator& gen) {
+  return random_flip("random_vertical_flip", x, 2, p, gen);
+}
+
+Tensor random_cutout(const Tensor& x, int64_t size, double p, Generator& gen, double fill) {
+  check_probability("random_cutout", p);
+  return on_images("random_cutout", x, [&](const Tensor& b) {
+    EMBER_CHECK(size >= 1, "random_cutout: size must be >= 1, got ", size);
+    const int64_t n = b.size(0), h = b.size(2), w = b.size(3);
+    if (n == 0 || h == 0 || w == 0) return b;
+    const TensorOptions idx_opts(kInt64, b.device());
+    // The square covers rows [cy - size/2, cy - size/2 + size), likewise columns.
+    auto inside = [&](int64_t extent, IntList shape) {
+      Tensor centre = per_image_int(b, extent, gen).view({n, 1, 1, 1});
+      Tensor lo = ops::sub(centre, ops::scalar_tensor(size / 2, centre));
+      Tensor pos = arange(0, extent, idx_opts).view(shape);
+      return ops::logical_and(ops::ge(pos, lo), ops::lt(pos, ops::add(lo, ops::scalar_tensor(size, lo))));
+    };
+    Tensor apply = chosen(b, p, gen);
+    Tensor in_rows = inside(h, {1, 1, h, 1});
+    Tensor in_cols = inside(w, {1, 1, 1, w});
+    Tensor mask = ops::logical_and(apply, ops::logical_and(in_rows, in_cols));  // (N, 1, H, W)
+    return ops::where(mask, ops::to(ops::scalar_tensor(fill, b), b.dtype()), b);
+  });
+}
+
+BatchTransform on_input(std::function<Tensor(const Tensor&, Generator&)> fn) {
+  EMBER_CHECK(static_cast<bool>(fn), "on_input: no function");
+  return [fn = std::move(fn)](Batch batch, Generator& gen) {
+    batch.input = fn(batch.input, gen);
+    return batch;
+  };
+}
+
+BatchTransform compose(std::vector<BatchTransform> steps) {
+  for (size_t i = 0; i < steps.size(); ++i) EMBER_CHECK(static_cast<bool>(steps[i]), "compose: step ", i, " is empty");
+  return [steps = std::move(steps)](Batch batch, Generator& gen) {
+    for (const auto& step : steps) batch = step(std::move(batch), gen);
+    return batch;
+  };
+}
+
+}  // namespace ember::data

@@ -1,0 +1,48 @@
+// Image transforms and augmentations on whole batches, on any device.
+//
+// Each is a composition of ember ops (pad, gather, flip, where, comparisons,
+// random fills), so the same code runs on the CPU in a loading task and on the
+// GPU as a DataLoader device_transform, with no kernel of its own ("compose
+// first, fuse second"). Random choices are drawn per image from the generator
+// passed in, with Philox streams that are the same on both devices: the same
+// seed gives the same crops, flips and cutouts on the CPU and on a GPU.
+//
+// Images are (N, C, H, W) or one (C, H, W). Use in a DataLoader:
+//   o.device_transform = compose({
+//       on_input([](const Tensor& x, Generator& g) { return random_crop(to_float(x), 32, 32, 4, g); }),
+//       on_input([](const Tensor& x, Generator& g) { return random_horizontal_flip(x, 0.5, g); }),
+//       on_input([](const Tensor& x, Generator&) { return normalize(x, {0.49, 0.48, 0.45}, {0.25, 0.24, 0.26}); })});
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <ember/data/dataloader.hpp>
+#include <ember/tensor/random.hpp>
+#include <ember/tensor/tensor.hpp>
+
+namespace ember::data {
+
+// uint8 pixels in [0, 255] to `dtype` in [0, 1]; a floating input is only converted.
+Tensor to_float(const Tensor& x, DType dtype = kFloat32);
+// (x - mean[c]) / std[c] per channel c; mean and std hold C values or one for all.
+Tensor normalize(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& std);
+// The central height x width window (a view).
+Tensor center_crop(const Tensor& x, int64_t height, int64_t width);
+// Pads by `padding` on every side with `fill`, then takes a height x width
+// window at a random position per image (as torchvision's RandomCrop).
+Tensor random_crop(const Tensor& x, int64_t height, int64_t width, int64_t padding, Generator& gen, double fill = 0.0);
+// Mirrors each image left-right (horizontal) or top-bottom (vertical) with probability p.
+Tensor random_horizontal_flip(const Tensor& x, double p, Generator& gen);
+Tensor random_vertical_flip(const Tensor& x, double p, Generator& gen);
+// With probability p per image, sets a size x size square centred at a random
+// pixel (clipped at the borders) to `fill` (Cutout, DeVries & Taylor 2017).
+Tensor random_cutout(const Tensor& x, int64_t size, double p, Generator& gen, double fill = 0.0);
+
+// A batch transform applying `fn` to the batch's input (the target is kept).
+BatchTransform on_input(std::function<Tensor(const Tensor&, Generator&)> fn);
+// Applies the steps in order, all drawing from the one generator.
+BatchTransform compose(std::vector<BatchTransform> steps);
+
+}  // namespace ember::data
