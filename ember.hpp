@@ -23,5 +23,12 @@
 #include <ember/nn/optim/schedule.hpp>
 #include <ember/nn/optim/sgd.hpp>
 #include <ember/nn/safetensors.hpp>
+#include <ember/data/cifar.hpp>
+#include <ember/data/dataloader.hpp>
+#include <ember/data/dataset.hpp>
 #include <ember/data/fashion_mnist.hpp>
 #include <ember/data/idx.hpp>
+#include <ember/data/image.hpp>
+#include <ember/data/image_folder.hpp>
+#include <ember/data/sampler.hpp>
+#include <ember/data/transforms.hpp>
