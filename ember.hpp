@@ -32,3 +32,11 @@
 #include <ember/data/image_folder.hpp>
 #include <ember/data/sampler.hpp>
 #include <ember/data/transforms.hpp>
+#include <ember/train/callback.hpp>
+#include <ember/train/learner.hpp>
+#include <ember/train/loop_graph.hpp>
+#include <ember/train/metrics.hpp>
+#include <ember/train/mlperf.hpp>
+#include <ember/train/optim_callbacks.hpp>
+#include <ember/train/plot.hpp>
+#include <ember/train/progress.hpp>

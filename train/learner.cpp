@@ -1,0 +1,294 @@
+// Learner (learner.hpp): the loop's regions, their core steps, and the driver
+// that runs them. Checkpoints are in learner_checkpoint.cpp.
+#include <ember/train/learner.hpp>
+
+#include <utility>
+
+#include <ember/autograd/grad_mode.hpp>
+#include <ember/runtime/serial_executor.hpp>
+#include <ember/tensor/ops.hpp>
+
+namespace ember::train {
+
+struct Learner::Regions {
+  LoopRegion fit_begin{"fit_begin"}, epoch_begin{"epoch_begin"}, train_batch{"train_batch"};
+  LoopRegion valid_begin{"valid_begin"}, valid_batch{"valid_batch"}, epoch_end{"epoch_end"}, fit_end{"fit_end"};
+  std::map<const LoopRegion*, std::unique_ptr<runtime::TaskGraph>> graphs;
+};
+
+namespace {
+
+bool is_batch_event(Event e) {
+  return e == Event::before_batch || e == Event::after_pred || e == Event::after_loss || e == Event::after_batch;
+}
+
+}  // namespace
+
+Learner::Learner(std::shared_ptr<nn::Module> model, std::shared_ptr<data::DataLoader> train,
+                 std::shared_ptr<data::DataLoader> valid, LossFn loss_fn, std::shared_ptr<optim::Optimizer> opt,
+                 LearnerOptions options)
+    : model_(std::move(model)),
+      train_dl_(std::move(train)),
+      valid_dl_(std::move(valid)),
+      loss_fn_(std::move(loss_fn)),
+      opt_(std::move(opt)),
+      options_(options) {
+  EMBER_CHECK(model_ != nullptr, "Learner: no model");
+  EMBER_CHECK(train_dl_ != nullptr, "Learner: no training DataLoader");
+  EMBER_CHECK(static_cast<bool>(loss_fn_), "Learner: no loss function");
+  EMBER_CHECK(opt_ != nullptr, "Learner: no optimizer");
+}
+
+Learner::~Learner() = default;
+
+Learner& Learner::add_callback(std::shared_ptr<Callback> callback) {
+  EMBER_CHECK(callback != nullptr, "Learner::add_callback: null callback");
+  EMBER_CHECK(!batches_.has_value(), "Learner::add_callback: not while fit() runs");
+  callbacks_.push_back(std::move(callback));
+  regions_.reset();  // rebuilt by the next fit()
+  return *this;
+}
+
+void Learner::request_stop(std::string reason) {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  if (!stop_requested_) stop_reason_ = std::move(reason);
+  stop_requested_ = true;
+}
+
+double Learner::training_seconds() const {
+  if (!fitting_) return trained_seconds_;
+  return trained_seconds_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - fit_start_).count();
+}
+
+void Learner::set_metric(const std::string& name, double value) {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  metrics_[name] = value;
+}
+
+std::optional<double> Learner::metric(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  auto it = metrics_.find(name);
+  return it == metrics_.end() ? std::nullopt : std::optional<double>(it->second);
+}
+
+std::map<std::string, double> Learner::metrics() const {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  return metrics_;
+}
+
+// ---- the loop ------------------------------------------------------------------
+
+namespace {
+
+// loss * batch size added to a float64 running sum on the loss's device. A
+// sum restored from a checkpoint seeds it, so a resumed epoch adds in the same
+// order as an uninterrupted one.
+void accumulate(Tensor& sum, int64_t& count, std::optional<double>& restored, const Tensor& loss, int64_t batch_size) {
+  NoGradGuard no_grad;
+  Tensor value = ops::to(loss.detach(), kFloat64);
+  Tensor term = ops::mul(value, ops::scalar_tensor(static_cast<double>(batch_size), value));
+  if (!sum.defined() && restored) sum = ops::scalar_tensor(*std::exchange(restored, std::nullopt), value);
+  sum = sum.defined() ? ops::add(sum, term) : term;
+  count += batch_size;
+}
+
+double read_sum(const Tensor& sum) { return sum.defined() ? ops::to(sum, kCPU).item<double>() : 0.0; }
+
+}  // namespace
+
+void Learner::add_core_nodes() {
+  Regions& r = *regions_;
+  auto core = [](LoopRegion& region, std::string name, std::vector<std::string> reads, std::vector<std::string> writes,
+                 std::function<void()> fn) {
+    region.add_core({std::move(name), std::move(reads), std::move(writes), {}, std::move(fn)});
+  };
+  auto fetch = [this] {
+    data::Batch& b = **batches_;
+    input = std::move(b.input);
+    target = std::move(b.target);
+  };
+  auto events = [&](LoopRegion& region, Event e, unsigned phase) {
+    std::vector<LoopNode> nodes;
+    for (const auto& cb : callbacks_)
+      for (CallbackNode& n : cb->nodes()) {
+        if (n.event != e || (is_batch_event(e) && !(n.phases & phase))) continue;
+        EMBER_CHECK(static_cast<bool>(n.run), "Learner: callback '", cb->name(), "' node '", n.name, "' has no function");
+        nodes.push_back({n.name, n.reads, n.writes, n.after, [this, fn = n.run] { fn(*this); }});
+      }
+    region.add_event(e, std::move(nodes));
+  };
+
+  events(r.fit_begin, Event::before_fit, kAllPhases);
+
+  core(r.epoch_begin, "start_epoch", {}, {"metrics", "loss_sum"}, [this] {
+    model_->train();
+    phase_ = kTrainPhase;
+    loss_sum_ = {};
+    loss_count_ = 0;
+    train_loss_sum_ = 0;
+    train_loss_count_ = 0;
+    seconds_before_ = 0;
+    epoch_start_ = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(metrics_mutex_);
+    metrics_.clear();
+  });
+  events(r.epoch_begin, Event::before_epoch, kAllPhases);
+
+  LoopRegion& t = r.train_batch;
+  core(t, "fetch", {}, {"input", "target"}, fetch);
+  events(t, Event::before_batch, kTrainPhase);
+  core(t, "forward", {"input", "params"}, {"pred"}, [this] { pred = model_->forward(input); });
+  events(t, Event::after_pred, kTrainPhase);
+  core(t, "loss", {"pred", "target"}, {"loss", "loss_sum"}, [this] {
+    loss = loss_fn_(pred, target);
+    accumulate(loss_sum_, loss_count_, restored_loss_sum_, loss, input.size(0));
+  });
+  events(t, Event::after_loss, kTrainPhase);
+  core(t, "backward", {"loss"}, {"grads"}, [this] { loss.backward(); });
+  events(t, Event::after_backward, kTrainPhase);
+  core(t, "step", {"grads", "lr"}, {"params", "opt_state"}, [this] {
+    opt_->step();
+    ++iteration_;
+  });
+  events(t, Event::after_step, kTrainPhase);
+  core(t, "zero_grad", {}, {"grads"}, [this] { opt_->zero_grad(); });
+  events(t, Event::after_batch, kTrainPhase);
+
+  core(r.valid_begin, "start_validate", {}, {"loss_sum"}, [this] {
+    model_->eval();
+    phase_ = kValidPhase;
+    loss_sum_ = {};
+    loss_count_ = 0;
+  });
+  events(r.valid_begin, Event::before_validate, kAllPhases);
+
+  LoopRegion& v = r.valid_batch;
+  core(v, "fetch", {}, {"input", "target"}, fetch);
+  events(v, Event::before_batch, kValidPhase);
+  core(v, "forward", {"input", "params"}, {"pred"}, [this] {
+    NoGradGuard no_grad;
+    pred = model_->forward(input);
+  });
+  events(v, Event::after_pred, kValidPhase);
+  core(v, "loss", {"pred", "target"}, {"loss", "loss_sum"}, [this] {
+    NoGradGuard no_grad;
+    loss = loss_fn_(pred, target);
+    std::optional<double> none;
+    accumulate(loss_sum_, loss_count_, none, loss, input.size(0));
+  });
+  events(v, Event::after_loss, kValidPhase);
+  events(v, Event::after_batch, kValidPhase);
+
+  core(r.epoch_end, "summarize", {"loss_sum", "lr"}, {"metrics"}, [this] {
+    set_metric("epoch", static_cast<double>(epoch_ + 1));
+    set_metric("iteration", static_cast<double>(iteration_));
+    if (train_loss_count_ > 0) set_metric("train_loss", train_loss_sum_ / static_cast<double>(train_loss_count_));
+    if (valid_dl_ && loss_count_ > 0) set_metric("valid_loss", read_sum(loss_sum_) / static_cast<double>(loss_count_));
+    set_metric("lr", opt_->param_groups().empty() ? 0.0 : opt_->param_groups()[0].lr());
+    set_metric("epoch_time",
+               seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count());
+  });
+  events(r.epoch_end, Event::after_validate, kAllPhases);
+  core(r.epoch_end, "close_epoch", {"metrics"}, {"history"}, [this] { history_.push_back(metrics()); });
+  events(r.epoch_end, Event::after_epoch, kAllPhases);
+
+  events(r.fit_end, Event::after_fit, kAllPhases);
+}
+
+void Learner::build_loop() {
+  if (regions_) return;
+  regions_ = std::make_unique<Regions>();
+  try {
+    add_core_nodes();
+    for (LoopRegion* region : {&regions_->fit_begin, &regions_->epoch_begin, &regions_->train_batch,
+                               &regions_->valid_begin, &regions_->valid_batch, &regions_->epoch_end, &regions_->fit_end})
+      regions_->graphs[region] = region->build();
+  } catch (...) {
+    regions_.reset();
+    throw;
+  }
+}
+
+std::string Learner::describe_loop() {
+  build_loop();
+  std::string out;
+  for (const LoopRegion* region : {&regions_->fit_begin, &regions_->epoch_begin, &regions_->train_batch,
+                                   &regions_->valid_begin, &regions_->valid_batch, &regions_->epoch_end,
+                                   &regions_->fit_end})
+    out += "[" + region->name() + "]\n" + region->describe();
+  return out;
+}
+
+void Learner::run(LoopRegion& region) {
+  runtime::TaskGraph& graph = *regions_->graphs.at(&region);
+  if (options_.executor == LoopExecutor::serial) {
+    runtime::SerialExecutor().run(graph).wait();
+  } else {
+    runtime::Executor& pool = options_.pool ? *options_.pool : runtime::default_executor();
+    pool.run(graph).wait();
+  }
+}
+
+void Learner::fit(int64_t epochs) {
+  EMBER_CHECK(epochs >= 0, "Learner::fit: epochs must be >= 0, got ", epochs);
+  EMBER_CHECK(!batches_.has_value(), "Learner::fit: already running");
+  build_loop();
+  epochs_ = epochs;
+  stop_requested_ = false;
+  stop_reason_.clear();
+  fit_start_ = std::chrono::steady_clock::now();
+  fitting_ = true;
+  struct Reset {  // also after an exception: the learner is left idle, at the batch it failed in
+    Learner* l;
+    ~Reset() {
+      l->trained_seconds_ = l->training_seconds();
+      l->fitting_ = false;
+      l->batches_.reset();
+      l->where_ = Where::idle;
+    }
+  } reset{this};
+  Regions& r = *regions_;
+  run(r.fit_begin);
+  while (epoch_ < epochs_ && !stop_requested_) {
+    if (batch_ == 0) {
+      run(r.epoch_begin);
+    } else {  // resumed inside the epoch: its sums came with the checkpoint (train_loss_sum_, restored_loss_sum_)
+      model_->train();
+      phase_ = kTrainPhase;
+      epoch_start_ = std::chrono::steady_clock::now();
+    }
+    num_batches_ = train_dl_->size();
+    where_ = Where::train_batch;
+    batches_.emplace(train_dl_->iterate(epoch_, std::min(batch_, num_batches_)));
+    for (; batch_ < num_batches_ && !stop_requested_; ++batch_) {
+      run(r.train_batch);
+      if (!stop_requested_) ++*batches_;
+    }
+    batches_.reset();
+    if (restored_loss_sum_) train_loss_sum_ += *std::exchange(restored_loss_sum_, std::nullopt);  // no batch ran
+    train_loss_sum_ += read_sum(loss_sum_);
+    train_loss_count_ += loss_count_;
+    loss_sum_ = {};
+    loss_count_ = 0;
+    if (stop_requested_ && batch_ < num_batches_) break;  // stopped inside the epoch: resume from here
+    if (valid_dl_) {
+      where_ = Where::validation;
+      run(r.valid_begin);
+      num_batches_ = valid_dl_->size();
+      batches_.emplace(valid_dl_->iterate(epoch_));
+      for (batch_ = 0; batch_ < num_batches_; ++batch_) {
+        run(r.valid_batch);
+        ++*batches_;
+      }
+      batches_.reset();
+    }
+    where_ = Where::epoch_end;
+    run(r.epoch_end);
+    where_ = Where::idle;
+    ++epoch_;
+    batch_ = 0;
+  }
+  run(r.fit_end);
+}
+
+}  // namespace ember::train

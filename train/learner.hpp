@@ -1,0 +1,156 @@
+// Learner: a model, its data, a loss and an optimizer, trained by fit(), with
+// the loop's steps and every callback as nodes of task graphs (Note [loop graph]).
+//
+// The loop (regions in order; core steps in brackets, events in between):
+//   fit:          before_fit
+//   epoch start:  [start_epoch] before_epoch
+//   train batch:  [fetch] before_batch [forward] after_pred [loss] after_loss
+//                 [backward] after_backward [step] after_step [zero_grad] after_batch
+//   validation:   [start_validate] before_validate, then per batch
+//                 [fetch] before_batch [forward] after_pred [loss] after_loss after_batch
+//   epoch end:    [summarize] after_validate [close_epoch] after_epoch
+//   fit end:      after_fit
+// Core slots: fetch writes input, target; forward reads input, params and writes
+// pred; loss reads pred, target and writes loss; backward reads loss, writes
+// grads; step reads grads, lr and writes params, opt_state; zero_grad writes
+// grads; summarize and close_epoch read and write metrics.
+//
+// Execution: each region's graph runs on a SerialExecutor (default: the
+// nodes one by one in topological order, deterministic) or on the runtime's
+// work-stealing executor (independent nodes at once, e.g. metrics beside the
+// backward pass). Either way the kernels inside use the process pool.
+//
+// Exact resume: save_checkpoint() from a node (or between fits) records the
+// model, the optimizer, the loop position, the running epoch sums, the global
+// generator and the callbacks' state; a new Learner built the same way that
+// load_checkpoint()s it and calls fit(n) continues with the same batches,
+// dropout masks and updates (the DataLoader's batches depend only on
+// (seed, epoch, batch): Note [loader determinism]).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ember/data/dataloader.hpp>
+#include <ember/nn/module.hpp>
+#include <ember/nn/optim/optimizer.hpp>
+#include <ember/train/callback.hpp>
+#include <ember/train/loop_graph.hpp>
+
+namespace ember::train {
+
+using LossFn = std::function<Tensor(const Tensor& pred, const Tensor& target)>;
+
+enum class LoopExecutor { serial, work_stealing };
+
+struct LearnerOptions {
+  LoopExecutor executor = LoopExecutor::serial;
+  runtime::Executor* pool = nullptr;  // for work_stealing; null: runtime::default_executor()
+};
+
+class Learner {
+ public:
+  // valid may be null (no validation). The model should already be on the
+  // device the loaders deliver to.
+  Learner(std::shared_ptr<nn::Module> model, std::shared_ptr<data::DataLoader> train,
+          std::shared_ptr<data::DataLoader> valid, LossFn loss_fn, std::shared_ptr<optim::Optimizer> opt,
+          LearnerOptions options = {});
+  ~Learner();
+
+  Learner& add_callback(std::shared_ptr<Callback> callback);
+  template <class T>
+  std::shared_ptr<T> find_callback() const {
+    for (const auto& c : callbacks_)
+      if (auto t = std::dynamic_pointer_cast<T>(c)) return t;
+    return nullptr;
+  }
+
+  // Trains until `epochs` epochs are done (counting those before a
+  // checkpoint), or a node calls request_stop().
+  void fit(int64_t epochs);
+
+  // Asks the loop to stop: after the current batch during training (the
+  // epoch's validation is then skipped), else at the end of the epoch.
+  void request_stop(std::string reason);
+  bool stop_requested() const noexcept { return stop_requested_; }
+  const std::string& stop_reason() const noexcept { return stop_reason_; }
+
+  // ---- the loop's state, for callbacks -----------------------------------
+  nn::Module& model() { return *model_; }
+  optim::Optimizer& optimizer() { return *opt_; }
+  data::DataLoader& train_loader() { return *train_dl_; }
+  data::DataLoader* valid_loader() { return valid_dl_.get(); }
+
+  Tensor input, target;  // the current batch
+  Tensor pred, loss;     // forward's output and the batch's loss
+
+  bool training() const noexcept { return phase_ == kTrainPhase; }
+  Phase phase() const noexcept { return phase_; }
+  int64_t epoch() const noexcept { return epoch_; }          // 0-based
+  int64_t batch() const noexcept { return batch_; }          // within the current phase's epoch
+  int64_t num_batches() const noexcept { return num_batches_; }  // of the current phase
+  int64_t iteration() const noexcept { return iteration_; }  // optimizer steps taken, over all epochs
+  int64_t epochs() const noexcept { return epochs_; }        // fit()'s target
+  // Seconds spent in fit() by this training run, earlier fits and those
+  // before a checkpoint included (the time-to-train clock).
+  double training_seconds() const;
+
+  // Epoch metrics ("train_loss", "valid_loss", "epoch_time", "lr", and what
+  // callbacks add). Thread-safe; a row per finished epoch goes to history().
+  void set_metric(const std::string& name, double value);
+  std::optional<double> metric(const std::string& name) const;
+  std::map<std::string, double> metrics() const;
+  const std::vector<std::map<std::string, double>>& history() const noexcept { return history_; }
+
+  // ---- checkpoints ----------------------------------------------------------
+  // A safetensors file; written to a temporary file and renamed.
+  void save_checkpoint(const std::string& path) const;
+  void load_checkpoint(const std::string& path);
+
+  // The loop's regions with each node's dependencies (after fit() built them,
+  // or built now).
+  std::string describe_loop();
+
+ private:
+  struct Regions;
+  void build_loop();
+  void run(LoopRegion& region);
+  void run_epoch_body();
+  void add_core_nodes();
+
+  std::shared_ptr<nn::Module> model_;
+  std::shared_ptr<data::DataLoader> train_dl_, valid_dl_;
+  LossFn loss_fn_;
+  std::shared_ptr<optim::Optimizer> opt_;
+  LearnerOptions options_;
+  std::vector<std::shared_ptr<Callback>> callbacks_;
+  std::unique_ptr<Regions> regions_;
+
+  Phase phase_ = kTrainPhase;
+  int64_t epoch_ = 0, batch_ = 0, num_batches_ = 0, iteration_ = 0, epochs_ = 0;
+  // Where the loop is, which decides where a checkpoint taken now resumes.
+  enum class Where { idle, train_batch, validation, epoch_end } where_ = Where::idle;
+  bool stop_requested_ = false;
+  std::string stop_reason_;
+  std::optional<data::DataLoader::Iterator> batches_;
+  Tensor loss_sum_;            // this phase's sum of loss * batch size, on the device (no sync per batch)
+  double train_loss_sum_ = 0;  // the training phase's, once read
+  std::optional<double> restored_loss_sum_;  // a checkpoint's partial sum, seeding loss_sum_ (learner_checkpoint.cpp)
+  int64_t loss_count_ = 0, train_loss_count_ = 0;
+  std::chrono::steady_clock::time_point fit_start_, epoch_start_;
+  double seconds_before_ = 0;  // epoch time before a checkpoint, for a resumed epoch
+  double trained_seconds_ = 0;  // training_seconds() of finished fits (or from a checkpoint)
+  bool fitting_ = false;
+
+  mutable std::mutex metrics_mutex_;
+  std::map<std::string, double> metrics_;
+  std::vector<std::map<std::string, double>> history_;
+};
+
+}  // namespace ember::train
