@@ -302,7 +302,8 @@ timeout "${EMBER_RECIPE_TIMEOUT:-480}" "$BUILD/recipes/ember-fashion-mnist" --de
   ${EMBER_RECIPE_ARGS:-} >"$REPORT_DIR/recipe.log" 2>&1 </dev/null
 rc=$?
 report '```'
-tr '\r' '\n' <"$REPORT_DIR/recipe.log" | grep -E 'parameters, on|^  epoch [0-9]+:|final test accuracy|error' >>"$REPORT"
+tr '\r' '\n' <"$REPORT_DIR/recipe.log" |
+  grep -E 'parameters, on|^ +epoch +train_loss|^ +[0-9]+ +[0-9.]+ |time to train|final test accuracy|error' >>"$REPORT"
 report '```'
 step_result "ember-fashion-mnist --device cuda" $rc
 fi
