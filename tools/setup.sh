@@ -16,6 +16,7 @@ EMBER_PACKAGES=(
   libgtest-dev libbenchmark-dev libstb-dev zlib1g-dev nlohmann-json3-dev
   libcli11-dev          # command lines of the recipe binaries
   libtbb-dev            # the baseline in benchmarks/bench_runtime only
+  libopenmpi-dev openmpi-bin  # data-parallel training over MPI (train/distributed.hpp) and its 2-rank test
   dataset-fashion-mnist # the data of the Fashion-MNIST recipe
 )
 

@@ -12,15 +12,18 @@
 
 namespace ember::train {
 
-void MLPerfLogger::log(const std::string& event_type, const std::string& key, const nlohmann::json& value,
-                       const nlohmann::json& metadata) {
+namespace {
+
+void log_line(std::ostream* out, const std::string& event_type, const std::string& key, const nlohmann::json& value,
+              const nlohmann::json& metadata) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch()).count();
   nlohmann::ordered_json line = {{"namespace", ""}, {"time_ms", ms}, {"event_type", event_type},
                                  {"key", key},      {"value", value}, {"metadata", metadata}};
-  std::ostream& out = options_.out ? *options_.out : std::cout;
-  out << ":::MLLOG " << line.dump() << "\n" << std::flush;
+  (out ? *out : std::cout) << ":::MLLOG " << line.dump() << "\n" << std::flush;
 }
+
+}  // namespace
 
 std::vector<CallbackNode> MLPerfLogger::nodes() {
   // Every node writes the log stream; after the progress bar's and recorder's output on the same events.
@@ -30,8 +33,10 @@ std::vector<CallbackNode> MLPerfLogger::nodes() {
                         .writes = {"stdout", "mlperf"}, .after = after, .run = std::move(fn)};
   };
   auto epoch_num = [](const Learner& l) { return nlohmann::json{{"epoch_num", l.epoch() + 1}}; };
+  auto log = [out = options_.out](const std::string& type, const std::string& key, const nlohmann::json& value,
+                                  const nlohmann::json& metadata) { log_line(out, type, key, value, metadata); };
   return {
-      node(Event::before_fit, "run_start", {}, [this](Learner&) {
+      node(Event::before_fit, "run_start", {}, [this, log](Learner&) {
         log("POINT_IN_TIME", "submission_benchmark", options_.benchmark, nlohmann::json::object());
         for (const auto& [k, v] : options_.constants) log("POINT_IN_TIME", k, v, nlohmann::json::object());
         for (const auto& [k, v] : options_.numbers) log("POINT_IN_TIME", k, v, nlohmann::json::object());
@@ -53,7 +58,7 @@ std::vector<CallbackNode> MLPerfLogger::nodes() {
       node(Event::after_epoch, "epoch_stop", {}, [=, this](Learner& l) {
         log("INTERVAL_END", "epoch_stop", nullptr, epoch_num(l));
       }),
-      node(Event::after_fit, "run_stop", {}, [this](Learner& l) {
+      node(Event::after_fit, "run_stop", {}, [this, log](Learner& l) {
         log("INTERVAL_END", "run_stop", nullptr,
             {{"status", success_ ? "success" : "aborted"}, {"epoch_num", l.epoch()}});
       }),

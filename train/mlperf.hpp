@@ -9,8 +9,6 @@
 #include <map>
 #include <string>
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <ember/train/callback.hpp>
 
 namespace ember::train {
@@ -37,8 +35,6 @@ class MLPerfLogger : public Callback {
   bool success() const noexcept { return success_; }
 
  private:
-  void log(const std::string& event_type, const std::string& key, const nlohmann::json& value,
-           const nlohmann::json& metadata);
   MLPerfOptions options_;
   bool success_ = false;
 };

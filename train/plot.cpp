@@ -269,19 +269,21 @@ void draw_line(Canvas& canvas, Point a, Point b, Rgb color, const Rect& clip) {
 // Joins consecutive drawable points; a point that cannot be drawn breaks the line.
 void draw_series(Canvas& canvas, const Series& series, bool log_y, Rgb color, const Mapping& map) {
   const bool markers = series.x.size() <= kMarkerMaxPoints;
-  std::optional<Point> previous;
+  Point previous;  // not a std::optional: GCC 12 -O1 reports it maybe-uninitialized
+  bool has_previous = false;
   for (size_t i = 0; i < series.x.size(); ++i) {
     std::optional<double> xv = to_axis_space(series.x[i], false), yv = to_axis_space(series.y[i], log_y);
     if (!xv || !yv) {
-      previous.reset();
+      has_previous = false;
       continue;
     }
     Point p{map.px(*xv), map.py(*yv)};
-    draw_line(canvas, previous.value_or(p), p, color, map.plot);
+    draw_line(canvas, has_previous ? previous : p, p, color, map.plot);
     if (markers)
       canvas.fill({p.x - kMarkerRadius, p.y - kMarkerRadius, p.x + kMarkerRadius + 2, p.y + kMarkerRadius + 2}, color,
                   map.plot);
     previous = p;
+    has_previous = true;
   }
 }
 
