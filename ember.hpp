@@ -33,6 +33,8 @@
 #include <ember/data/sampler.hpp>
 #include <ember/data/transforms.hpp>
 #include <ember/train/callback.hpp>
+#include <ember/train/data_parallel.hpp>
+#include <ember/train/distributed.hpp>
 #include <ember/train/learner.hpp>
 #include <ember/train/loop_graph.hpp>
 #include <ember/train/metrics.hpp>

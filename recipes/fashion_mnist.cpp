@@ -7,7 +7,10 @@
 //   ember-fashion-mnist [--model mlp|cnn|both] [--epochs N] [--batch-size 128]
 //                       [--lr 1e-3] [--data DIR] [--seed 0] [--limit N] [--device cpu|cuda|cuda:N]
 //                       [--workers N] [--augment] [--out DIR] [--executor serial|parallel]
-//                       [--checkpoint FILE] [--resume FILE] [--no-stop]
+//                       [--checkpoint FILE] [--resume FILE] [--no-stop] [--distributed]
+// Under an MPI launcher (mpiexec -n N ember-fashion-mnist ...) the ranks train
+// data-parallel (train::DataParallel; NCCL between GPUs, MPI between CPUs):
+// each on its share of every epoch and of the global batch; rank 0 prints.
 // Training runs in a train::Learner: the loop's steps and its callbacks
 // (accuracy, progress bar, recorder, MLPerf logger, stop at target,
 // checkpoints) form the loop's task graphs. Batches come from a DataLoader
@@ -20,6 +23,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include <ember/ember.hpp>
 
@@ -53,6 +57,7 @@ struct RunOptions {
   std::string out_dir, checkpoint, resume;
   bool stop_at_target = true;
   train::LoopExecutor executor = train::LoopExecutor::serial;
+  std::shared_ptr<train::ProcessGroup> group;  // data-parallel over this group's ranks (null: one process)
 };
 
 // Trains one model; returns whether it reached its target.
@@ -60,10 +65,19 @@ bool run(const std::string& name, std::shared_ptr<nn::Module> model, const data:
          const data::ImageSplit& test_set, double target, const RunOptions& o) {
   const Device device = train_set.images.device();
   model->to(device);
-  std::cout << "\n== " << name << ": " << model->num_parameters() << " parameters, on " << device << " ==\n"
-            << *model << "\n";
+  const int rank = o.group ? o.group->rank() : 0, world = o.group ? o.group->size() : 1;
+  const bool lead = rank == 0;  // the rank that prints and writes records
+  if (lead)
+    std::cout << "\n== " << name << ": " << model->num_parameters() << " parameters, on " << device
+              << (world > 1 ? " (rank 0 of " + std::to_string(world) + ", " + o.group->backend() + ")" : std::string())
+              << " ==\n" << *model << "\n";
+  data::DataLoaderOptions loader = o.loader;
+  if (world > 1) {  // each rank trains on its share of every epoch, with its share of the global batch
+    loader.batch_size = o.loader.batch_size / world;
+    loader.sampler = std::make_shared<data::DistributedSampler>(train_set.images.size(0), rank, world, true, o.seed);
+  }
   auto train_dl = std::make_shared<data::DataLoader>(
-      std::make_shared<data::TensorDataset>(train_set.images, train_set.labels), o.loader);
+      std::make_shared<data::TensorDataset>(train_set.images, train_set.labels), loader);
   data::DataLoaderOptions eval;
   eval.batch_size = 1000;
   auto test_dl = std::make_shared<data::DataLoader>(
@@ -93,15 +107,19 @@ bool run(const std::string& name, std::shared_ptr<nn::Module> model, const data:
                 {"train_samples", static_cast<double>(train_set.images.size(0))},
                 {"eval_samples", static_cast<double>(test_set.images.size(0))}};
   auto stop = std::make_shared<train::StopAtTarget>("accuracy", target);
-  learner.add_callback(std::make_shared<train::Accuracy>())
-      .add_callback(std::make_shared<train::ProgressBar>())
-      .add_callback(std::make_shared<train::Recorder>(rec))
-      .add_callback(std::make_shared<train::MLPerfLogger>(ml));
+  // Every rank validates on the whole test set with identical weights, so all see the same
+  // accuracy and stop at the same epoch (their collectives stay in step).
+  learner.add_callback(std::make_shared<train::Accuracy>());
+  if (world > 1) learner.add_callback(std::make_shared<train::DataParallel>(o.group));
+  if (lead)
+    learner.add_callback(std::make_shared<train::ProgressBar>())
+        .add_callback(std::make_shared<train::Recorder>(rec))
+        .add_callback(std::make_shared<train::MLPerfLogger>(ml));
   if (o.stop_at_target) learner.add_callback(stop);
-  if (!o.checkpoint.empty()) learner.add_callback(std::make_shared<train::Checkpointer>(o.checkpoint));
+  if (!o.checkpoint.empty() && lead) learner.add_callback(std::make_shared<train::Checkpointer>(o.checkpoint));
   if (!o.resume.empty()) {
     learner.load_checkpoint(o.resume);
-    std::cout << "resumed from " << o.resume << " at epoch " << learner.epoch() + 1 << ", batch " << learner.batch()
+    if (lead) std::cout << "resumed from " << o.resume << " at epoch " << learner.epoch() + 1 << ", batch " << learner.batch()
               << "\n";
   }
 
@@ -110,6 +128,7 @@ bool run(const std::string& name, std::shared_ptr<nn::Module> model, const data:
   const auto& history = learner.history();
   const double accuracy = history.empty() ? 0.0 : history.back().at("accuracy");
   const bool reached = accuracy >= target;
+  if (!lead) return reached;
   if (stop->reached())
     std::printf("%s: reached %.0f%% test accuracy (%.2f%%) after %lld epochs: time to train %.1f s\n", name.c_str(),
                 100 * target, 100 * accuracy, static_cast<long long>(*stop->epochs_to_target()),
@@ -150,6 +169,10 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint", o.checkpoint, "save a checkpoint to this file after every epoch");
   app.add_option("--resume", o.resume, "resume from a checkpoint (one model: --model mlp or cnn)");
   app.add_flag("--no-stop", no_stop, "train every epoch instead of stopping at the target");
+  bool distributed = false;
+  app.add_flag("--distributed", distributed,
+               "data-parallel over the ranks of an MPI launch (on by itself under mpiexec -n N with N > 1): "
+               "NCCL between GPUs, MPI between CPUs; --batch-size is the global batch");
   CLI11_PARSE(app, argc, argv);
   if (epochs > 0) epochs_mlp = epochs_cnn = epochs;
   o.stop_at_target = !no_stop;
@@ -159,20 +182,30 @@ int main(int argc, char** argv) {
     EMBER_CHECK(o.resume.empty() || model != "both", "--resume needs one model (--model mlp or --model cnn)");
     EMBER_CHECK(o.checkpoint.empty() || model != "both", "--checkpoint needs one model (--model mlp or --model cnn)");
     manual_seed(o.seed);
-    std::cout << "loading Fashion-MNIST from " << data_dir << "\n";
+    Device device(device_name);
+    if (distributed || train::launched_world_size() > 1) {
+      if (device.is_cuda() && device_name == "cuda") device = Device(DeviceType::CUDA, train::launched_local_rank());
+      o.group = device.is_cuda() && train::built_with_nccl() ? train::nccl_process_group(device)
+                                                             : train::mpi_process_group();
+      EMBER_CHECK(batch_size % o.group->size() == 0, "--batch-size ", batch_size, " does not split evenly over ",
+                  o.group->size(), " ranks");
+    }
+    const bool lead = !o.group || o.group->rank() == 0;
+    std::ostringstream quiet;
+    std::ostream& say = lead ? std::cout : quiet;
+    say << "loading Fashion-MNIST from " << data_dir << "\n";
     data::ImageSplit train_set = data::load_mnist_split(data_dir, "train");
     data::ImageSplit test_set = data::load_mnist_split(data_dir, "test");
     if (limit > 0 && limit < train_set.images.size(0)) {
       train_set.images = train_set.images.narrow(0, 0, limit);
       train_set.labels = train_set.labels.narrow(0, 0, limit);
     }
-    const Device device(device_name);
     for (data::ImageSplit* split : {&train_set, &test_set}) {
       split->images = split->images.to(device);
       split->labels = split->labels.to(device);
     }
-    std::cout << "train " << train_set.images.shape() << ", test " << test_set.images.shape() << " on " << device << "\n";
-    if (!o.out_dir.empty()) std::filesystem::create_directories(o.out_dir);
+    say << "train " << train_set.images.shape() << ", test " << test_set.images.shape() << " on " << device << "\n";
+    if (!o.out_dir.empty() && lead) std::filesystem::create_directories(o.out_dir);
 
     o.loader.batch_size = batch_size;
     o.loader.shuffle = true;
