@@ -51,8 +51,13 @@ Learner& Learner::add_callback(std::shared_ptr<Callback> callback) {
 
 void Learner::request_stop(std::string reason) {
   std::lock_guard<std::mutex> lock(metrics_mutex_);
-  if (!stop_requested_) stop_reason_ = std::move(reason);
-  stop_requested_ = true;
+  if (!stop_requested_.load(std::memory_order_relaxed)) stop_reason_ = std::move(reason);
+  stop_requested_.store(true, std::memory_order_release);
+}
+
+std::string Learner::stop_reason() const {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  return stop_reason_;
 }
 
 double Learner::training_seconds() const {
@@ -234,8 +239,11 @@ void Learner::fit(int64_t epochs) {
   EMBER_CHECK(!batches_.has_value(), "Learner::fit: already running");
   build_loop();
   epochs_ = epochs;
-  stop_requested_ = false;
-  stop_reason_.clear();
+  stop_requested_.store(false);
+  {
+    std::lock_guard<std::mutex> lock(metrics_mutex_);
+    stop_reason_.clear();
+  }
   fit_start_ = std::chrono::steady_clock::now();
   fitting_ = true;
   struct Reset {  // also after an exception: the learner is left idle, at the batch it failed in
@@ -249,7 +257,7 @@ void Learner::fit(int64_t epochs) {
   } reset{this};
   Regions& r = *regions_;
   run(r.fit_begin);
-  while (epoch_ < epochs_ && !stop_requested_) {
+  while (epoch_ < epochs_ && !stop_requested()) {
     if (batch_ == 0) {
       run(r.epoch_begin);
     } else {  // resumed inside the epoch: its sums came with the checkpoint (train_loss_sum_, restored_loss_sum_)
@@ -260,9 +268,9 @@ void Learner::fit(int64_t epochs) {
     num_batches_ = train_dl_->size();
     where_ = Where::train_batch;
     batches_.emplace(train_dl_->iterate(epoch_, std::min(batch_, num_batches_)));
-    for (; batch_ < num_batches_ && !stop_requested_; ++batch_) {
+    for (; batch_ < num_batches_ && !stop_requested(); ++batch_) {
       run(r.train_batch);
-      if (!stop_requested_) ++*batches_;
+      if (!stop_requested()) ++*batches_;
     }
     batches_.reset();
     if (restored_loss_sum_) train_loss_sum_ += *std::exchange(restored_loss_sum_, std::nullopt);  // no batch ran
@@ -270,7 +278,7 @@ void Learner::fit(int64_t epochs) {
     train_loss_count_ += loss_count_;
     loss_sum_ = {};
     loss_count_ = 0;
-    if (stop_requested_ && batch_ < num_batches_) break;  // stopped inside the epoch: resume from here
+    if (stop_requested() && batch_ < num_batches_) break;  // stopped inside the epoch: resume from here
     if (valid_dl_) {
       where_ = Where::validation;
       run(r.valid_begin);

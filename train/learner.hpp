@@ -28,6 +28,7 @@
 // (seed, epoch, batch): Note [loader determinism]).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -78,8 +79,8 @@ class Learner {
   // Asks the loop to stop: after the current batch during training (the
   // epoch's validation is then skipped), else at the end of the epoch.
   void request_stop(std::string reason);
-  bool stop_requested() const noexcept { return stop_requested_; }
-  const std::string& stop_reason() const noexcept { return stop_reason_; }
+  bool stop_requested() const noexcept { return stop_requested_.load(std::memory_order_acquire); }
+  std::string stop_reason() const;
 
   // ---- the loop's state, for callbacks -----------------------------------
   nn::Module& model() { return *model_; }
@@ -136,7 +137,7 @@ class Learner {
   int64_t epoch_ = 0, batch_ = 0, num_batches_ = 0, iteration_ = 0, epochs_ = 0;
   // Where the loop is, which decides where a checkpoint taken now resumes.
   enum class Where { idle, train_batch, validation, epoch_end } where_ = Where::idle;
-  bool stop_requested_ = false;
+  std::atomic<bool> stop_requested_{false};  // set by nodes, possibly on executor workers
   std::string stop_reason_;
   std::optional<data::DataLoader::Iterator> batches_;
   Tensor loss_sum_;            // this phase's sum of loss * batch size, on the device (no sync per batch)

@@ -9,6 +9,8 @@
 // repeats nor skips a step.
 #include <ember/train/learner.hpp>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include <ember/nn/safetensors.hpp>
@@ -36,6 +38,19 @@ nlohmann::json parse_json(const std::string& text, const std::string& key, const
   } catch (const nlohmann::json::exception& e) {
     EMBER_FAIL("Learner::load_checkpoint: '", path, "': metadata '", key, "' is not valid JSON: ", e.what());
   }
+}
+
+// JSON has no NaN or infinity: a metric that was not a finite number is left
+// out of its row, as if it had not been measured.
+nlohmann::json finite_rows(const std::vector<std::map<std::string, double>>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& row : rows) {
+    nlohmann::json r = nlohmann::json::object();
+    for (const auto& [k, v] : row)
+      if (std::isfinite(v)) r[k] = v;
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace
@@ -74,11 +89,11 @@ void Learner::save_checkpoint(const std::string& path) const {
                           {"epoch_seconds", batch > 0 ? epoch_seconds : 0.0},
                           {"rng_seed", default_generator().seed()},
                           {"rng_offset", default_generator().offset()},
-                          {"history", history_}};
+                          {"history", finite_rows(history_)}};
   nlohmann::json callbacks = nlohmann::json::object();
   for (const auto& cb : callbacks_) {
     auto s = cb->state();
-    if (!s.empty()) callbacks[cb->name()] = s;
+    if (!s.empty()) callbacks[cb->name()] = finite_rows({s})[0];
   }
   nn::Metadata metadata{{"format", kFormat}, {"learner", state.dump()}, {"callbacks", callbacks.dump()}};
   nn::save_safetensors(path, tensors, metadata);

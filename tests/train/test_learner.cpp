@@ -205,6 +205,32 @@ TEST(Learner, ResumesExactlyFromACheckpoint) {
   }
 }
 
+// JSON has no NaN: a metric that is not finite is left out of the saved history, not a broken file.
+TEST(Learner, CheckpointsWithNonFiniteMetricsLoad) {
+  class NanMetric : public Callback {
+   public:
+    std::string name() const override { return "nan"; }
+    std::vector<CallbackNode> nodes() override {
+      return {{.event = Event::after_validate, .name = "nan.publish", .writes = {"metrics.nan"},
+               .run = [](Learner& l) { l.set_metric("nan", std::nan("")); }}};
+    }
+    std::map<std::string, double> state() const override { return {{"x", std::nan("")}, {"y", 2.0}}; }
+  };
+  const std::string path = temp_path("nan.safetensors");
+  Trainee a = make_setup();
+  a.learner->add_callback(std::make_shared<NanMetric>());
+  a.learner->fit(1);
+  EXPECT_TRUE(std::isnan(a.learner->history()[0].at("nan")));
+  a.learner->save_checkpoint(path);
+  Trainee b = make_setup();
+  b.learner->load_checkpoint(path);
+  ASSERT_EQ(b.learner->history().size(), 1u);
+  EXPECT_EQ(b.learner->history()[0].count("nan"), 0u);
+  EXPECT_EQ(b.learner->history()[0].at("train_loss"), a.learner->history()[0].at("train_loss"));
+  EXPECT_EQ(b.learner->epoch(), 1);
+  std::filesystem::remove(path);
+}
+
 TEST(Learner, StopsAtTargetAndOnRequest) {
   Trainee s = make_setup();
   auto stop = std::make_shared<StopAtTarget>("accuracy", 0.5);
