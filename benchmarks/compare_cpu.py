@@ -4,7 +4,9 @@
 Workloads: SGEMM m=n=k in {256, 512, 1024, 2048}; conv2d forward, backward and
 forward+backward on the Fashion-MNIST CNN's two layers and a ResNet block; one
 training step (forward, cross entropy, backward, Adam) of the Fashion-MNIST MLP
-and CNN at batch 128. ember's side is its Google Benchmark binaries
+and CNN at batch 128; one MLP epoch over 10240 examples through a shuffling
+DataLoader (ember: in a Learner and in a hand loop; PyTorch: its DataLoader and
+loop). ember's side is its Google Benchmark binaries
 (bench_gemm, bench_conv, bench_train_step); PyTorch's is this script in
 --worker mode, run under each Python given. Each run alternates the two, so
 both see the same machine conditions; medians over --runs runs are reported.
@@ -98,6 +100,22 @@ def torch_worker(threads, seconds):
             loss.item()
 
         results[name] = timeit(step, min_seconds=2 * seconds, min_iters=10)
+
+    # One MLP epoch over 10240 examples through torch's DataLoader (shuffled, batch 128), as users write it.
+    torch.manual_seed(0)
+    model = mlp()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = torch.utils.data.TensorDataset(torch.randn(10240, 1, 28, 28), torch.randint(0, 10, (10240,)))
+    loader = torch.utils.data.DataLoader(data, batch_size=128, shuffle=True)
+
+    def epoch():
+        for x, y in loader:
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    results["MlpEpoch"] = timeit(epoch, min_seconds=3 * seconds, min_iters=3)
     return {"version": torch.__version__, "threads": torch.get_num_threads(), "ms": results}
 
 
@@ -177,7 +195,10 @@ def main():
         vals = [run[key] for run in runs if key in run]
         return statistics.median(vals) if vals else float("nan")
 
-    keys = [k for k in ember_runs[0] if any(k in t[0] for t in torch_runs.values())]
+    def torch_key(k):  # both ember epochs (Learner, hand loop) compare with torch's one epoch loop
+        return "MlpEpoch" if k.startswith("MlpEpoch") else k
+
+    keys = [k for k in ember_runs[0] if any(torch_key(k) in t[0] for t in torch_runs.values())]
     header = f"{'workload':<26}{'ember ms':>10}"
     for i, py in enumerate(pythons):
         header += f"{'torch' + str(i) + ' ms':>11}{'speedup' + str(i):>10}"
@@ -189,7 +210,7 @@ def main():
         e = median(ember_runs, k)
         line = f"{k:<26}{e:>10.3f}"
         for py in pythons:
-            t = median(torch_runs[py], k)
+            t = median(torch_runs[py], torch_key(k))
             line += f"{t:>11.3f}{t / e:>10.2f}"
         if k.startswith("SGEMM/"):
             n = int(k.split("/")[1])

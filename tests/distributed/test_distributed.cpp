@@ -3,6 +3,7 @@
 // The key property: N ranks, each training on its DistributedSampler share
 // with DataParallel, end with the parameters of one process training on the
 // union of their batches, and with the same parameters on every rank.
+#include "gpu.hpp"
 #include "test_util.hpp"
 
 using namespace ember;
@@ -120,4 +121,35 @@ TEST(Distributed, DataParallelTrainsLikeOneProcessWithTheWholeBatch) {
   }
   g->broadcast(rank0, 0);
   for (size_t i = 0; i < mine.size(); ++i) EXPECT_EQ(to_vector(mine[i]), to_vector(rank0[i])) << "parameter " << i;
+}
+
+// NCCL on this rank's GPU (one GPU per rank): skipped without NCCL in the build,
+// or with fewer GPUs than ranks.
+TEST(Distributed, NcclAllReduceAndBroadcastOnTheGpu) {
+  if (!built_with_nccl()) GTEST_SKIP() << "this build of ember has no NCCL";
+  EMBER_SKIP_WITHOUT_GPU();
+#if defined(EMBER_WITH_CUDA)
+  auto mpi = world();
+  if (cuda::device_count() < mpi->size())
+    GTEST_SKIP() << mpi->size() << " ranks need as many GPUs, " << cuda::device_count() << " visible";
+  const Device device(DeviceType::CUDA, launched_local_rank());
+  auto g = nccl_process_group(device);
+  EXPECT_EQ(g->backend(), "nccl");
+  EXPECT_EQ(g->rank(), mpi->rank());
+  const int r = g->rank(), n = g->size();
+  Tensor a = full({1000}, r + 1.0).to(device), h = full({7}, r + 1.0, kBFloat16).to(device);
+  Tensor base = full({4, 4}, r + 1.0).to(device);
+  Tensor view = base.narrow(1, 1, 2);
+  g->all_reduce({a, h, view}, ReduceOp::sum);
+  const double sum = n * (n + 1) / 2.0;
+  for (const Tensor& t : {a, h, view}) EXPECT_EQ(to_vector(t), std::vector<double>(t.numel(), sum));
+  Tensor m = full({3}, static_cast<double>(r)).to(device);
+  g->all_reduce({m}, ReduceOp::mean);
+  EXPECT_DOUBLE_EQ(to_vector(m)[0], (n - 1) / 2.0);
+  Tensor b = full({5}, static_cast<double>(r), kInt64).to(device);
+  g->broadcast({b}, n - 1);
+  EXPECT_EQ(to_vector(b), std::vector<double>(5, n - 1.0));
+  g->barrier();
+  expect_error([&] { g->all_reduce({full({2}, 1.0)}, ReduceOp::sum); }, {"expects tensors on", "cpu"});
+#endif
 }
