@@ -17,6 +17,7 @@
 #include <set>
 #include <vector>
 
+#include <ember/runtime/file_io.hpp>
 #include <ember/tensor/factory.hpp>
 #include <ember/tensor/ops.hpp>
 
@@ -79,29 +80,7 @@ std::string serialize_safetensors(const TensorMap& tensors, const Metadata& meta
 }
 
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
-  std::string bytes = serialize_safetensors(tensors, metadata);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  EMBER_CHECK(fd >= 0, "save_safetensors: cannot create '", tmp, "': ", std::strerror(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      int err = errno;
-      ::close(fd);
-      std::remove(tmp.c_str());
-      EMBER_FAIL("save_safetensors: writing '", tmp, "' failed after ", written, " bytes: ", std::strerror(err));
-    }
-    written += static_cast<size_t>(w);
-  }
-  bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    EMBER_FAIL("save_safetensors: could not flush and rename '", tmp, "' to '", path, "': ", std::strerror(err));
-  }
+  runtime::write_file_atomically(path, serialize_safetensors(tensors, metadata), "save_safetensors");
 }
 
 // --- reading -----------------------------------------------------------------

@@ -9,21 +9,17 @@
 // no input reaches a division by zero or an out-of-bounds pixel.
 #include <ember/train/plot.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 #include <optional>
 #include <string_view>
 #include <system_error>
 
 #include <ember/runtime/error.hpp>
+#include <ember/runtime/file_io.hpp>
 
 // stb_easy_font and stb_image_write define static functions this file does not call.
 #pragma GCC diagnostic push
@@ -402,40 +398,6 @@ void check_plot_input(const std::vector<Panel>& panels, const PlotOptions& opts)
     }
 }
 
-// Writes bytes to "<path>.tmp", flushes them to disk, then renames that over path.
-void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  EMBER_CHECK(fd >= 0, "write_plot_png: cannot create '", tmp, "' to write '", path, "': ", std::strerror(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      std::remove(tmp.c_str());
-      EMBER_FAIL("write_plot_png: writing '", tmp, "' for '", path, "' failed after ", written, " of ", bytes.size(),
-                 " bytes: ", std::strerror(err));
-    }
-    written += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  const int sync_err = errno;
-  const bool closed = ::close(fd) == 0;
-  if (!synced || !closed) {
-    const int err = !synced ? sync_err : errno;
-    std::remove(tmp.c_str());
-    EMBER_FAIL("write_plot_png: could not flush '", tmp, "' for '", path, "': ", std::strerror(err));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    EMBER_FAIL("write_plot_png: could not rename '", tmp, "' to '", path, "': ", ec.message());
-  }
-}
-
 }  // namespace
 
 Rgb series_color(size_t index) { return kPalette[index % std::size(kPalette)]; }
@@ -463,7 +425,8 @@ void write_plot_png(const std::string& path, const std::vector<Panel>& panels, P
   const int encoded = stbi_write_png_to_func(append, &png, width, height, 3, rgb.data(), width * 3);
   EMBER_CHECK(encoded && !png.empty(), "write_plot_png: could not encode the ", width, "x", height,
               " image as PNG for '", path, "'");
-  write_file_atomically(path, png);
+  runtime::write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()),
+                                 "write_plot_png");
 }
 
 }  // namespace ember::train

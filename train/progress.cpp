@@ -3,8 +3,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <set>
@@ -12,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <ember/runtime/file_io.hpp>
 #include <ember/tensor/ops.hpp>
 #include <ember/train/learner.hpp>
 #include <ember/train/plot.hpp>
@@ -22,19 +21,8 @@ namespace {
 
 std::ostream& stream(std::ostream* out) { return out ? *out : std::cout; }
 
-// Writes `text` to path through a temporary file and a rename.
 void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    EMBER_CHECK(f.good(), "Recorder: cannot write '", tmp, "'");
-    f << text;
-    f.flush();
-    EMBER_CHECK(f.good(), "Recorder: error while writing '", tmp, "'");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  EMBER_CHECK(!ec, "Recorder: cannot rename '", tmp, "' to '", path, "': ", ec.message());
+  runtime::write_file_atomically(path, text, "Recorder");
 }
 
 // Columns: epoch, then train_loss, valid_loss, the other metrics sorted, then lr and epoch_time.
