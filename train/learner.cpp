@@ -2,6 +2,7 @@
 // that runs them. Checkpoints are in learner_checkpoint.cpp.
 #include <ember/train/learner.hpp>
 
+#include <algorithm>
 #include <utility>
 
 #include <ember/autograd/grad_mode.hpp>
@@ -44,6 +45,10 @@ Learner::~Learner() = default;
 Learner& Learner::add_callback(std::shared_ptr<Callback> callback) {
   EMBER_CHECK(callback != nullptr, "Learner::add_callback: null callback");
   EMBER_CHECK(!batches_.has_value(), "Learner::add_callback: not while fit() runs");
+  if (auto it = pending_state_.find(callback->name()); it != pending_state_.end()) {
+    callback->load_state(it->second);
+    pending_state_.erase(it);
+  }
   callbacks_.push_back(std::move(callback));
   regions_.reset();  // rebuilt by the next fit()
   return *this;
@@ -58,6 +63,15 @@ void Learner::request_stop(std::string reason) {
 std::string Learner::stop_reason() const {
   std::lock_guard<std::mutex> lock(metrics_mutex_);
   return stop_reason_;
+}
+
+void Learner::remove_callback(const std::shared_ptr<Callback>& callback) {
+  EMBER_CHECK(!batches_.has_value(), "Learner::remove_callback: not while fit() runs");
+  auto it = std::find(callbacks_.begin(), callbacks_.end(), callback);
+  EMBER_CHECK(it != callbacks_.end(), "Learner::remove_callback: callback '", callback ? callback->name() : "null",
+              "' was not added");
+  callbacks_.erase(it);
+  regions_.reset();
 }
 
 double Learner::training_seconds() const {

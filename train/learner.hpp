@@ -65,6 +65,7 @@ class Learner {
   ~Learner();
 
   Learner& add_callback(std::shared_ptr<Callback> callback);
+  void remove_callback(const std::shared_ptr<Callback>& callback);
   template <class T>
   std::shared_ptr<T> find_callback() const {
     for (const auto& c : callbacks_)
@@ -75,6 +76,23 @@ class Learner {
   // Trains until `epochs` epochs are done (counting those before a
   // checkpoint), or a node calls request_stop().
   void fit(int64_t epochs);
+
+  // fastai's fit_one_cycle: fit(epochs) with the learning rate (and Adam's
+  // beta1 or SGD's momentum) on a one-cycle schedule over the run's
+  // epochs * batches optimizer steps, placed by iteration(): a run resumed from
+  // a checkpoint with the same arguments continues the same schedule.
+  void fit_one_cycle(int64_t epochs, double max_lr, double pct_start = 0.25);
+
+  // fastai's learning-rate finder: trains up to num_it batches with the lr
+  // growing exponentially from start_lr to end_lr, stops early when the
+  // smoothed loss passes 4x its minimum, then restores the model, the
+  // optimizer, the generator and the loop's counters as they were.
+  struct LRFindResult {
+    std::vector<double> lrs, losses;  // losses smoothed (exponential average, debiased)
+    double steepest = 0;              // the lr where the smoothed loss falls fastest
+    double minimum_tenth = 0;         // a tenth of the lr at the lowest smoothed loss
+  };
+  LRFindResult lr_find(double start_lr = 1e-7, double end_lr = 10.0, int64_t num_it = 100);
 
   // Asks the loop to stop: after the current batch during training (the
   // epoch's validation is then skipped), else at the end of the epoch.
@@ -148,6 +166,9 @@ class Learner {
   double seconds_before_ = 0;  // epoch time before a checkpoint, for a resumed epoch
   double trained_seconds_ = 0;  // training_seconds() of finished fits (or from a checkpoint)
   bool fitting_ = false;
+
+  // Callback state from a checkpoint whose callback was not added yet (add_callback takes it).
+  std::map<std::string, std::map<std::string, double>> pending_state_;
 
   mutable std::mutex metrics_mutex_;
   std::map<std::string, double> metrics_;

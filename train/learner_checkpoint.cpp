@@ -132,8 +132,13 @@ void Learner::load_checkpoint(const std::string& path) {
     history_ = state.at("history").get<std::vector<std::map<std::string, double>>>();
     default_generator().manual_seed(state.at("rng_seed").get<uint64_t>());
     default_generator().set_offset(state.at("rng_offset").get<uint64_t>());
-    for (const auto& cb : callbacks_)
-      if (callbacks.contains(cb->name())) cb->load_state(callbacks.at(cb->name()).get<std::map<std::string, double>>());
+    pending_state_ = callbacks.get<std::map<std::string, std::map<std::string, double>>>();
+    for (const auto& cb : callbacks_) {
+      auto it = pending_state_.find(cb->name());
+      if (it == pending_state_.end()) continue;
+      cb->load_state(it->second);
+      pending_state_.erase(it);
+    }
   } catch (const nlohmann::json::exception& e) {
     EMBER_FAIL("Learner::load_checkpoint: '", path, "': bad learner metadata: ", e.what());
   }

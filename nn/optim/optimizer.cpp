@@ -66,11 +66,17 @@ std::map<std::string, Tensor> Optimizer::state_dict() const {
   return out;
 }
 
+// Replaces the whole state: hyper-parameters, buffers and step counts. Nothing
+// changes unless every key checks out (state built aside, then swapped in).
 void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
   int64_t index = 0;
   std::set<std::string> used;
+  std::vector<std::map<std::string, double>> options(groups_.size());
+  std::map<const TensorImpl*, std::map<std::string, Tensor>> new_state;
+  std::map<const TensorImpl*, int64_t> new_steps;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    for (auto& [k, v] : groups_[gi].options) {
+    options[gi] = groups_[gi].options;
+    for (auto& [k, v] : options[gi]) {
       std::string key = "param_groups." + std::to_string(gi) + "." + k;
       auto it = state.find(key);
       EMBER_CHECK(it != state.end(), name_, ".load_state_dict: missing key '", key, "'");
@@ -84,19 +90,22 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
         std::string k = it->first.substr(prefix.size());
         used.insert(it->first);
         if (k == "step") {
-          steps_[p.impl()] = it->second.item<int64_t>();
+          new_steps[p.impl()] = it->second.item<int64_t>();
           continue;
         }
         EMBER_CHECK(it->second.shape() == p.shape(), name_, ".load_state_dict: state '", it->first, "' has shape ",
                     it->second.shape(), " but the parameter has shape ", p.shape());
         buffers[k] = ops::clone(ops::to(ops::to(it->second, p.device()), p.dtype()));
       }
-      if (!buffers.empty()) state_[p.impl()] = std::move(buffers);
+      if (!buffers.empty()) new_state[p.impl()] = std::move(buffers);
     }
   }
   for (const auto& [k, _] : state)
     EMBER_CHECK(used.count(k), name_, ".load_state_dict: unexpected key '", k,
                 "' (does the checkpoint come from a different model or optimizer?)");
+  for (size_t gi = 0; gi < groups_.size(); ++gi) groups_[gi].options = std::move(options[gi]);
+  state_ = std::move(new_state);
+  steps_ = std::move(new_steps);
 }
 
 }  // namespace ember::optim

@@ -109,6 +109,33 @@ TEST(Adam, ParamGroupsAndStateDictResume) {
   expect_error([&] { optim::Adam dup({a, a}); }, {"more than one parameter group"});
 }
 
+// load_state_dict replaces the whole state: loading a fresh optimizer's state dict forgets the moments
+// and step counts of steps taken since, and a rejected state dict changes nothing.
+TEST(Adam, LoadStateDictReplacesTheState) {
+  Tensor p = from_values({1.0, -1.0}, {2}).requires_grad_();
+  optim::Adam opt({p}, adam_opts(0.1));
+  auto fresh = opt.state_dict();
+  EXPECT_FALSE(fresh.count("state.0.step"));
+  set_grad(p, {1.0, 2.0});
+  opt.step();
+  opt.param_groups()[0].lr() = 0.7;
+  EXPECT_TRUE(opt.state_dict().count("state.0.exp_avg"));
+  auto bad = fresh;
+  bad["state.0.exp_avg"] = zeros({3}, kFloat64);
+  expect_error([&] { opt.load_state_dict(bad); }, {"state.0.exp_avg", "shape"});
+  EXPECT_DOUBLE_EQ(opt.param_groups()[0].lr(), 0.7);  // unchanged by the rejected load
+  EXPECT_TRUE(opt.state_dict().count("state.0.step"));
+  opt.load_state_dict(fresh);
+  EXPECT_EQ(opt.state_dict().size(), fresh.size());
+  EXPECT_DOUBLE_EQ(opt.param_groups()[0].lr(), 0.1);
+  // The next step is a first step again: Adam's first update is lr * sign(grad).
+  Tensor before = ops::clone(p);
+  set_grad(p, {0.5, -3.0});
+  opt.step();
+  EXPECT_NEAR(p.data_ptr<double>()[0] - before.data_ptr<double>()[0], -0.1, 1e-6);
+  EXPECT_NEAR(p.data_ptr<double>()[1] - before.data_ptr<double>()[1], 0.1, 1e-6);
+}
+
 TEST(AdamW, DecoupledWeightDecayShrinksWithZeroGrad) {
   Tensor p = from_values({2.0}, {1}).requires_grad_();
   optim::AdamW opt({p}, adam_opts(0.1, 0.5));

@@ -2,6 +2,7 @@
 // and work-stealing execution agreeing bit for bit, stopping, exact resume
 // from mid-epoch and epoch-end checkpoints, and errors.
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -229,6 +230,78 @@ TEST(Learner, CheckpointsWithNonFiniteMetricsLoad) {
   EXPECT_EQ(b.learner->history()[0].at("train_loss"), a.learner->history()[0].at("train_loss"));
   EXPECT_EQ(b.learner->epoch(), 1);
   std::filesystem::remove(path);
+}
+
+// Records the learning rate each optimizer step used.
+class LrLog : public Callback {
+ public:
+  std::string name() const override { return "lr_log"; }
+  std::vector<CallbackNode> nodes() override {
+    return {{.event = Event::after_loss, .name = "lr_log.read", .reads = {"lr"}, .writes = {"lr_log"},
+             .phases = kTrainPhase, .run = [this](Learner& l) { lrs.push_back(l.optimizer().param_groups()[0].lr()); }}};
+  }
+  std::vector<double> lrs;
+};
+
+TEST(Learner, FitOneCycleFollowsTheCycleAndResumes) {
+  Trainee full = make_setup(true);
+  auto log = std::make_shared<LrLog>();
+  full.learner->add_callback(log);
+  full.learner->fit_one_cycle(3, 0.05);
+  ASSERT_EQ(log->lrs.size(), 30u);
+  EXPECT_NEAR(log->lrs.front(), 0.05 / 25, 1e-12);
+  const size_t peak = static_cast<size_t>(std::max_element(log->lrs.begin(), log->lrs.end()) - log->lrs.begin());
+  EXPECT_NEAR(log->lrs[peak], 0.05, 0.05 * 0.02);
+  EXPECT_GE(peak, 5u);
+  EXPECT_LE(peak, 9u);  // pct_start 0.25 of 30 steps
+  EXPECT_LT(log->lrs.back(), 0.05 / 100);
+  // A second cycle starts again from the bottom.
+  log->lrs.clear();
+  full.learner->fit_one_cycle(4, 0.05);
+  ASSERT_EQ(log->lrs.size(), 10u);
+  EXPECT_NEAR(log->lrs.front(), 0.05 / 25, 1e-12);
+
+  // Stopped inside the first cycle with a checkpoint, resumed by a new learner: the same weights.
+  Trainee ref = make_setup(true);
+  ref.learner->fit_one_cycle(3, 0.05);
+  const std::string path = temp_path("cycle.safetensors");
+  Trainee first = make_setup(true);
+  first.learner->add_callback(std::make_shared<Checkpointer>(path, 0, 13));
+  first.learner->add_callback(std::make_shared<StopAt>(13));
+  first.learner->fit_one_cycle(3, 0.05);
+  Trainee second = make_setup(true, {}, 42);
+  second.learner->load_checkpoint(path);
+  second.learner->fit_one_cycle(3, 0.05);
+  EXPECT_EQ(params_of(*second.model), params_of(*ref.model));
+  std::filesystem::remove(path);
+  expect_error([&] { make_setup().learner->fit_one_cycle(0, 0.1); }, {"too few"});
+}
+
+TEST(Learner, LrFindRestoresEverything) {
+  Trainee probed = make_setup(true);
+  probed.learner->fit(1);
+  const auto before = params_of(*probed.model);
+  auto result = probed.learner->lr_find(1e-5, 10.0, 25);
+  ASSERT_GE(result.lrs.size(), 2u);
+  EXPECT_LE(result.lrs.size(), 25u);
+  for (size_t i = 1; i < result.lrs.size(); ++i) EXPECT_GT(result.lrs[i], result.lrs[i - 1]);
+  EXPECT_NEAR(result.lrs.front(), 1e-5, 1e-12);
+  EXPECT_GE(result.steepest, 1e-5);
+  EXPECT_LE(result.steepest, 10.0);
+  EXPECT_GT(result.minimum_tenth, 0.0);
+  EXPECT_EQ(params_of(*probed.model), before);
+  EXPECT_EQ(probed.learner->iteration(), 10);
+  EXPECT_EQ(probed.learner->history().size(), 1u);
+  // Training on after the probe is training on as if it never happened (optimizer state, generator, position).
+  probed.learner->fit(2);
+  Trainee plain = make_setup(true);
+  plain.learner->fit(2);
+  EXPECT_EQ(params_of(*probed.model), params_of(*plain.model));
+  // A huge final lr makes the loss blow up: the search stops early.
+  Trainee wild = make_setup();
+  auto diverged = wild.learner->lr_find(1e-3, 1e6, 200);
+  EXPECT_LT(diverged.lrs.size(), 200u);
+  expect_error([&] { wild.learner->lr_find(1.0, 0.1); }, {"start_lr < end_lr"});
 }
 
 TEST(Learner, StopsAtTargetAndOnRequest) {
