@@ -12,6 +12,7 @@
 #include <ember/tensor/random.hpp>
 #include <ember/tensor/tensor.hpp>
 #include <ember/kernels/cpu/isa.hpp>
+#include <ember/autograd/autocast.hpp>
 #include <ember/autograd/functions.hpp>
 #include <ember/nn/attention.hpp>
 #include <ember/nn/container.hpp>
@@ -20,6 +21,7 @@
 #include <ember/nn/loss.hpp>
 #include <ember/nn/module.hpp>
 #include <ember/nn/optim/adam.hpp>
+#include <ember/nn/optim/grad_scaler.hpp>
 #include <ember/nn/optim/schedule.hpp>
 #include <ember/nn/optim/sgd.hpp>
 #include <ember/nn/safetensors.hpp>

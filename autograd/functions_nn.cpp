@@ -3,6 +3,7 @@
 // (conv2d_backward_input, batch_norm_backward, ...), which have rules too:
 // conv and pooling backward ops are linear, so their adjoints are the forward
 // ops; the norm backward ops are once-differentiable (a clear error).
+#include <ember/autograd/autocast.hpp>
 #include <ember/autograd/record.hpp>
 
 namespace ember {
@@ -20,12 +21,20 @@ Tensor record_once_differentiable(const char* name, const Tensor& out, const std
 
 // ---- linear algebra ------------------------------------------------------------------------
 Tensor mm(const Tensor& a, const Tensor& b) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return mm(autocast::to_low(a), autocast::to_low(b));
+  }
   return record_binary("mm", a, b, ops::mm(a, b), true, false,
                        [](const Tensor& g, const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
                          return std::pair{na ? mm(g, t(b)) : Tensor(), nb ? mm(t(a), g) : Tensor()};
                        });
 }
 Tensor bmm(const Tensor& a, const Tensor& b) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return bmm(autocast::to_low(a), autocast::to_low(b));
+  }
   return record_binary("bmm", a, b, ops::bmm(a, b), true, false,
                        [](const Tensor& g, const Tensor& a, const Tensor& b, const Tensor&, bool na, bool nb) {
                          return std::pair{na ? bmm(g, transpose(b, 1, 2)) : Tensor(), nb ? bmm(transpose(a, 1, 2), g) : Tensor()};
@@ -34,6 +43,10 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 
 // matmul with gradients: composed of mm/bmm and views (numpy semantics, batch broadcasting).
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return matmul(autocast::to_low(a), autocast::to_low(b));
+  }
   if (!any_requires_grad(a, b)) return ops::matmul(a, b);
   EMBER_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both arguments need at least 1 dim, got ", a.describe(), " and ",
               b.describe());
@@ -69,6 +82,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) { return linear(x, w, bias, Activation::none); }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return linear(autocast::to_low(x), autocast::to_low(w), autocast::to_low(bias), act);
+  }
   const bool record = any_requires_grad(x, w, bias);
   if (record && act == Activation::gelu_tanh) return gelu(linear(x, w, bias), "tanh");
   Tensor out = ops::linear(x, w, bias, act);
@@ -94,6 +111,10 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, Activation a
 
 // ---- convolution ----------------------------------------------------------------------------
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArgs& a) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return conv2d(autocast::to_low(x), autocast::to_low(w), autocast::to_low(b), a);
+  }
   Tensor out = ops::conv2d(x, w, b, a);
   if (!any_requires_grad(x, w, b)) return out;
   auto node = make_node(

@@ -1,4 +1,5 @@
 // Public normalisation, dropout and indexing functions and their gradient rules.
+#include <ember/autograd/autocast.hpp>
 #include <ember/autograd/record.hpp>
 
 namespace ember {
@@ -53,6 +54,10 @@ Tensor record_norm(const char* name, const Triple& r, const Tensor& x, const Ten
 
 Tensor batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rm, const Tensor& rv, bool training,
                   double momentum, double eps) {
+  if (autocast_enabled()) {  // the running statistics are updated in place: never cast
+    autocast::Suspend off;
+    return batch_norm(autocast::to_full(x), autocast::to_full(w), autocast::to_full(b), rm, rv, training, momentum, eps);
+  }
   NormArgs args;
   args.training = training;
   args.momentum = momentum;
@@ -74,12 +79,20 @@ Tensor batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, const Tenso
                      });
 }
 Tensor layer_norm(const Tensor& x, IntList s, const Tensor& w, const Tensor& b, double eps) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return layer_norm(autocast::to_full(x), s, autocast::to_full(w), autocast::to_full(b), eps);
+  }
   return record_norm("layer_norm", ops::layer_norm(x, s, w, b, eps), x, w, b,
                      [shape = Dims(s)](const Tensor& g, const Tensor& x, const Tensor& w, const Tensor& m, const Tensor& r) {
                        return layer_norm_backward(g, x, shape, w, m, r);
                      });
 }
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& w, const Tensor& b, double eps) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return group_norm(autocast::to_full(x), groups, autocast::to_full(w), autocast::to_full(b), eps);
+  }
   return record_norm("group_norm", ops::group_norm(x, groups, w, b, eps), x, w, b,
                      [groups](const Tensor& g, const Tensor& x, const Tensor& w, const Tensor& m, const Tensor& r) {
                        return group_norm_backward(g, x, groups, w, m, r);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include <ember/autograd/autocast.hpp>
 #include <ember/autograd/record.hpp>
 
 namespace ember {
@@ -177,10 +178,18 @@ Tensor cumsum(const Tensor& x, int64_t d) {
 
 // ---- softmax ------------------------------------------------------------------------------
 Tensor softmax(const Tensor& x, int64_t d) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return softmax(autocast::to_full(x), d);
+  }
   return record_unary("softmax", x, ops::softmax(x, d), false, true,
                       [d](const Tensor& g, const Tensor&, const Tensor& y) { return softmax_backward(g, y, d); });
 }
 Tensor log_softmax(const Tensor& x, int64_t d) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return log_softmax(autocast::to_full(x), d);
+  }
   return record_unary("log_softmax", x, ops::log_softmax(x, d), false, true,
                       [d](const Tensor& g, const Tensor&, const Tensor& y) { return log_softmax_backward(g, y, d); });
 }
@@ -219,6 +228,10 @@ void check_constant_weight(const char* op, const Tensor& w) {
 }  // namespace
 
 Tensor nll_loss(const Tensor& lp, const Tensor& t, const Tensor& w, const CrossEntropyArgs& a) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return nll_loss(autocast::to_full(lp), t, autocast::to_full(w), a);
+  }
   Tensor out = ops::nll_loss(lp, t, w, a);
   if (!any_requires_grad(lp, w)) return out;
   check_constant_weight("nll_loss", w);
@@ -243,6 +256,10 @@ Tensor nll_loss_backward(const Tensor& g, const Tensor& lp, const Tensor& t, con
   return set_history(out, node);
 }
 Tensor cross_entropy(const Tensor& x, const Tensor& t, const Tensor& w, const CrossEntropyArgs& a) {
+  if (autocast_enabled()) {
+    autocast::Suspend off;
+    return cross_entropy(autocast::to_full(x), t, autocast::to_full(w), a);
+  }
   Tensor out = ops::cross_entropy(x, t, w, a);
   if (!any_requires_grad(x, w)) return out;
   check_constant_weight("cross_entropy", w);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include <ember/autograd/autocast.hpp>
 #include <ember/autograd/grad_mode.hpp>
 #include <ember/runtime/serial_executor.hpp>
 #include <ember/tensor/ops.hpp>
@@ -113,6 +114,14 @@ void accumulate(Tensor& sum, int64_t& count, std::optional<double>& restored, co
 
 double read_sum(const Tensor& sum) { return sum.defined() ? ops::to(sum, kCPU).item<double>() : 0.0; }
 
+// An AutocastGuard when the learner has an autocast dtype, else nothing.
+struct Autocast {
+  explicit Autocast(const std::optional<DType>& dtype) {
+    if (dtype) guard.emplace(*dtype);
+  }
+  std::optional<AutocastGuard> guard;
+};
+
 }  // namespace
 
 void Learner::add_core_nodes() {
@@ -156,17 +165,32 @@ void Learner::add_core_nodes() {
   LoopRegion& t = r.train_batch;
   core(t, "fetch", {}, {"input", "target"}, fetch);
   events(t, Event::before_batch, kTrainPhase);
-  core(t, "forward", {"input", "params"}, {"pred"}, [this] { pred = model_->forward(input); });
+  core(t, "forward", {"input", "params"}, {"pred"}, [this] {
+    Autocast amp(options_.autocast);
+    pred = model_->forward(input);
+  });
   events(t, Event::after_pred, kTrainPhase);
   core(t, "loss", {"pred", "target"}, {"loss", "loss_sum"}, [this] {
-    loss = loss_fn_(pred, target);
+    {
+      Autocast amp(options_.autocast);
+      loss = loss_fn_(pred, target);
+    }
     accumulate(loss_sum_, loss_count_, restored_loss_sum_, loss, input.size(0));
   });
   events(t, Event::after_loss, kTrainPhase);
-  core(t, "backward", {"loss"}, {"grads"}, [this] { loss.backward(); });
+  core(t, "backward", {"loss"}, {"grads"}, [this] {
+    if (!options_.grad_scaler) return loss.backward();
+    options_.grad_scaler->scale(loss).backward();
+    options_.grad_scaler->unscale_(*opt_);  // after_backward nodes see the true gradients
+  });
   events(t, Event::after_backward, kTrainPhase);
   core(t, "step", {"grads", "lr"}, {"params", "opt_state"}, [this] {
-    opt_->step();
+    if (options_.grad_scaler) {
+      options_.grad_scaler->step(*opt_);  // skipped when a gradient is not finite
+      options_.grad_scaler->update();
+    } else {
+      opt_->step();
+    }
     ++iteration_;
   });
   events(t, Event::after_step, kTrainPhase);
@@ -186,12 +210,16 @@ void Learner::add_core_nodes() {
   events(v, Event::before_batch, kValidPhase);
   core(v, "forward", {"input", "params"}, {"pred"}, [this] {
     NoGradGuard no_grad;
+    Autocast amp(options_.autocast);
     pred = model_->forward(input);
   });
   events(v, Event::after_pred, kValidPhase);
   core(v, "loss", {"pred", "target"}, {"loss", "loss_sum"}, [this] {
     NoGradGuard no_grad;
-    loss = loss_fn_(pred, target);
+    {
+      Autocast amp(options_.autocast);
+      loss = loss_fn_(pred, target);
+    }
     std::optional<double> none;
     accumulate(loss_sum_, loss_count_, none, loss, input.size(0));
   });

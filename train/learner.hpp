@@ -40,6 +40,7 @@
 
 #include <ember/data/dataloader.hpp>
 #include <ember/nn/module.hpp>
+#include <ember/nn/optim/grad_scaler.hpp>
 #include <ember/nn/optim/optimizer.hpp>
 #include <ember/train/callback.hpp>
 #include <ember/train/loop_graph.hpp>
@@ -53,6 +54,12 @@ enum class LoopExecutor { serial, work_stealing };
 struct LearnerOptions {
   LoopExecutor executor = LoopExecutor::serial;
   runtime::Executor* pool = nullptr;  // for work_stealing; null: runtime::default_executor()
+  // Mixed precision: the forward and loss nodes run under AutocastGuard(*autocast)
+  // (kBFloat16 or kFloat16). With a grad_scaler (float16), backward scales the
+  // loss and unscales the gradients before after_backward, and step skips the
+  // optimizer step when a gradient is not finite (then adjusts the scale).
+  std::optional<DType> autocast;
+  std::shared_ptr<optim::GradScaler> grad_scaler;
 };
 
 class Learner {

@@ -95,6 +95,7 @@ void Learner::save_checkpoint(const std::string& path) const {
     auto s = cb->state();
     if (!s.empty()) callbacks[cb->name()] = finite_rows({s})[0];
   }
+  if (options_.grad_scaler) state["grad_scaler"] = options_.grad_scaler->state_dict();
   nn::Metadata metadata{{"format", kFormat}, {"learner", state.dump()}, {"callbacks", callbacks.dump()}};
   nn::save_safetensors(path, tensors, metadata);
 }
@@ -130,6 +131,8 @@ void Learner::load_checkpoint(const std::string& path) {
     train_loss_count_ = state.at("train_loss_count").get<int64_t>();
     seconds_before_ = state.at("epoch_seconds").get<double>();
     history_ = state.at("history").get<std::vector<std::map<std::string, double>>>();
+    if (options_.grad_scaler && state.contains("grad_scaler"))
+      options_.grad_scaler->load_state_dict(state.at("grad_scaler").get<std::map<std::string, double>>());
     default_generator().manual_seed(state.at("rng_seed").get<uint64_t>());
     default_generator().set_offset(state.at("rng_offset").get<uint64_t>());
     pending_state_ = callbacks.get<std::map<std::string, std::map<std::string, double>>>();

@@ -1,5 +1,6 @@
 // Optimizers against hand-computed PyTorch rules; groups, state dicts, schedules, clipping.
 #include <cmath>
+#include <limits>
 
 #include "test_util.hpp"
 
@@ -202,4 +203,52 @@ TEST(Clipping, GlobalNormAndValue) {
   EXPECT_TRUE(all_close(b.grad(), from_values({0.8}, {1}), 1e-6, 0));
   optim::clip_grad_value_({a, b}, 0.7);
   EXPECT_TRUE(all_close(b.grad(), from_values({0.7}, {1}), 1e-12, 0));
+}
+
+TEST(GradScaler, ScalesUnscalesSkipsNonFiniteStepsAndAdjustsTheScale) {
+  Tensor p = from_values({1.0, 2.0}, {2}).requires_grad_();
+  optim::SGDOptions so;
+  so.lr = 0.5;
+  optim::SGD opt({p}, so);
+  optim::GradScalerOptions go;
+  go.init_scale = 8.0;
+  go.growth_interval = 2;
+  optim::GradScaler scaler(go);
+  Tensor loss = sum(mul(p, p));  // gradient 2p
+  Tensor scaled = scaler.scale(loss);
+  EXPECT_DOUBLE_EQ(scaled.item<double>(), 8.0 * 5.0);
+  scaled.backward();
+  EXPECT_EQ(ember::testing::to_vector(p.grad()), (std::vector<double>{16.0, 32.0}));
+  scaler.unscale_(opt);
+  EXPECT_EQ(ember::testing::to_vector(p.grad()), (std::vector<double>{2.0, 4.0}));
+  expect_error([&] { scaler.unscale_(opt); }, {"already called"});
+  EXPECT_TRUE(optim::grads_are_finite(opt));
+  EXPECT_TRUE(scaler.step(opt));
+  scaler.update();
+  EXPECT_EQ(ember::testing::to_vector(p), (std::vector<double>{0.0, 0.0}));
+  EXPECT_DOUBLE_EQ(scaler.get_scale(), 8.0);
+
+  // An infinite gradient: no step, the scale halves, and the clean-step count restarts.
+  set_grad(p, {std::numeric_limits<double>::infinity(), 1.0});
+  EXPECT_FALSE(optim::grads_are_finite(opt));
+  EXPECT_FALSE(scaler.step(opt));
+  EXPECT_TRUE(scaler.last_step_skipped());
+  scaler.update();
+  EXPECT_EQ(ember::testing::to_vector(p), (std::vector<double>{0.0, 0.0}));
+  EXPECT_DOUBLE_EQ(scaler.get_scale(), 4.0);
+  set_grad(p, {std::nan(""), 1.0});
+  EXPECT_FALSE(scaler.step(opt));
+  scaler.update();
+  EXPECT_DOUBLE_EQ(scaler.get_scale(), 2.0);
+  // growth_interval clean steps double it.
+  for (int i = 0; i < 2; ++i) {
+    set_grad(p, {0.0, 0.0});
+    EXPECT_TRUE(scaler.step(opt));
+    scaler.update();
+  }
+  EXPECT_DOUBLE_EQ(scaler.get_scale(), 4.0);
+  optim::GradScaler restored;
+  restored.load_state_dict(scaler.state_dict());
+  EXPECT_DOUBLE_EQ(restored.get_scale(), 4.0);
+  expect_error([] { optim::GradScalerOptions bad; bad.backoff_factor = 2; optim::GradScaler s(bad); }, {"backoff_factor"});
 }

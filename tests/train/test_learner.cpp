@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "test_util.hpp"
@@ -302,6 +303,61 @@ TEST(Learner, LrFindRestoresEverything) {
   auto diverged = wild.learner->lr_find(1e-3, 1e6, 200);
   EXPECT_LT(diverged.lrs.size(), 200u);
   expect_error([&] { wild.learner->lr_find(1.0, 0.1); }, {"start_lr < end_lr"});
+}
+
+// Mixed precision in the loop: bfloat16 autocast trains the float32 model about as well; float16 with a
+// GradScaler too, and a non-finite gradient skips the step (weights unchanged) and halves the scale.
+TEST(Learner, MixedPrecisionTrains) {
+  Trainee full = make_setup();
+  full.learner->add_callback(std::make_shared<Accuracy>());
+  full.learner->fit(4);
+  ASSERT_EQ(full.learner->history().size(), 4u);
+  const double full_accuracy = full.learner->history().back().at("accuracy");
+  for (DType low : {kBFloat16, kFloat16}) {
+    LearnerOptions opts;
+    opts.autocast = low;
+    if (low == kFloat16) opts.grad_scaler = std::make_shared<optim::GradScaler>();
+    Trainee amp = make_setup(false, opts);
+    amp.learner->add_callback(std::make_shared<Accuracy>());
+    amp.learner->fit(4);
+    ASSERT_EQ(amp.learner->history().size(), 4u) << low;
+    for (const Tensor& p : amp.model->parameters()) EXPECT_EQ(p.dtype(), kFloat32);
+    EXPECT_GE(amp.learner->history().back().at("accuracy"), full_accuracy - 0.15) << low;
+    EXPECT_LT(amp.learner->history().back().at("train_loss"), amp.learner->history().front().at("train_loss")) << low;
+  }
+
+  class PoisonOnce : public Callback {
+   public:
+    std::string name() const override { return "poison"; }
+    std::vector<CallbackNode> nodes() override {
+      return {{.event = Event::after_backward, .name = "poison.grad", .writes = {"grads"}, .phases = kTrainPhase,
+               .run = [this](Learner& l) {
+                 if (l.iteration() != 3) return;
+                 before = params_of(l.model());
+                 Tensor g = l.model().parameters()[0].grad();
+                 g.fill_(std::numeric_limits<double>::infinity());
+               }},
+              {.event = Event::after_step, .name = "poison.check", .reads = {"params"}, .writes = {"poison"},
+               .phases = kTrainPhase, .run = [this](Learner& l) {
+                 if (l.iteration() == 4) after = params_of(l.model());  // iteration counts the skipped step too
+               }}};
+    }
+    std::vector<std::vector<double>> before, after;
+  };
+  LearnerOptions opts;
+  opts.autocast = kFloat16;
+  optim::GradScalerOptions so;
+  so.init_scale = 1024;
+  opts.grad_scaler = std::make_shared<optim::GradScaler>(so);
+  Trainee poisoned = make_setup(false, opts);
+  auto poison = std::make_shared<PoisonOnce>();
+  poisoned.learner->add_callback(poison);
+  poisoned.learner->fit(1);
+  ASSERT_FALSE(poison->before.empty());
+  EXPECT_EQ(poison->after, poison->before);
+  EXPECT_DOUBLE_EQ(opts.grad_scaler->get_scale(), 512.0);
+  const auto final_params = params_of(*poisoned.model);
+  for (double v : final_params[0]) EXPECT_TRUE(std::isfinite(v));
 }
 
 TEST(Learner, StopsAtTargetAndOnRequest) {
