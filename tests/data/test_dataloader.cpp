@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -343,4 +345,58 @@ TEST(DataLoader, DeliversToTheRequestedDevice) {
     o.pin_memory = true;
     expect_error([&] { DataLoader(numbered(4), o); }, {"DataLoader: pin_memory"});
   }
+}
+
+// The whole CPU input pipeline: an ImageFolder of PPM files decoded by
+// concurrent loading tasks, converted and augmented per batch. Every image
+// comes once per epoch with its class, and the batches do not depend on the
+// number of loading tasks.
+TEST(DataLoader, ImageFolderPipelineWithWorkers) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("ember_pipeline_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  for (int c = 0; c < 2; ++c) {
+    fs::create_directories(root / ("class" + std::to_string(c)));
+    for (int i = 0; i < 10; ++i) {
+      // An 8x8 RGB image: red holds the class, green the image number, blue the column.
+      std::string ppm = "P6\n8 8\n255\n";
+      for (int y = 0; y < 8; ++y)
+        for (int x = 0; x < 8; ++x) ppm += {static_cast<char>(100 * c), static_cast<char>(i), static_cast<char>(x)};
+      std::ofstream(root / ("class" + std::to_string(c)) / ("img" + std::to_string(i) + ".ppm"), std::ios::binary) << ppm;
+    }
+  }
+  auto folder = std::make_shared<ImageFolder>(root.string());
+  ASSERT_EQ(folder->size(), 20);
+  auto run = [&](int workers) {
+    DataLoaderOptions o;
+    o.batch_size = 6;
+    o.shuffle = true;
+    o.seed = 4;
+    o.num_workers = workers;
+    o.transform = compose({on_input([](const Tensor& x, Generator&) { return to_float(x); }),
+                           on_input([](const Tensor& x, Generator& g) { return random_crop(x, 6, 6, 1, g); }),
+                           on_input([](const Tensor& x, Generator& g) { return random_horizontal_flip(x, 0.5, g); })});
+    DataLoader loader(folder, o);
+    std::vector<double> all;
+    std::set<std::pair<int64_t, int64_t>> seen;  // (class, image number)
+    for (Batch& b : loader) {
+      EXPECT_EQ(b.input.dtype(), kFloat32);
+      EXPECT_EQ(b.input.size(1), 3);
+      EXPECT_EQ(b.input.size(2), 6);
+      std::vector<double> red = to_vector(b.input.select(1, 0).select(1, 2).select(1, 2));  // an interior pixel
+      std::vector<double> green = to_vector(b.input.select(1, 1).select(1, 2).select(1, 2));
+      std::vector<int64_t> classes = ints(b.target);
+      for (size_t k = 0; k < classes.size(); ++k) {
+        EXPECT_NEAR(red[k] * 255.0, 100.0 * static_cast<double>(classes[k]), 1e-3) << "an image under the wrong class";
+        seen.insert({classes[k], std::lround(green[k] * 255.0)});
+      }
+      std::vector<double> v = to_vector(b.input);
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    EXPECT_EQ(seen.size(), 20u);
+    return all;
+  };
+  const auto reference = run(0);
+  EXPECT_EQ(run(3), reference);
+  fs::remove_all(root);
 }
