@@ -14,7 +14,8 @@ namespace ember::train {
 
 struct Learner::Regions {
   LoopRegion fit_begin{"fit_begin"}, epoch_begin{"epoch_begin"}, train_batch{"train_batch"};
-  LoopRegion valid_begin{"valid_begin"}, valid_batch{"valid_batch"}, epoch_end{"epoch_end"}, fit_end{"fit_end"};
+  LoopRegion valid_begin{"valid_begin"}, valid_batch{"valid_batch"}, validate_end{"validate_end"};
+  LoopRegion epoch_end{"epoch_end"}, fit_end{"fit_end"};
   std::map<const LoopRegion*, std::unique_ptr<runtime::TaskGraph>> graphs;
 };
 
@@ -226,7 +227,7 @@ void Learner::add_core_nodes() {
   events(v, Event::after_loss, kValidPhase);
   events(v, Event::after_batch, kValidPhase);
 
-  core(r.epoch_end, "summarize", {"loss_sum", "lr"}, {"metrics"}, [this] {
+  core(r.validate_end, "summarize", {"loss_sum", "lr"}, {"metrics"}, [this] {
     set_metric("epoch", static_cast<double>(epoch_ + 1));
     set_metric("iteration", static_cast<double>(iteration_));
     if (train_loss_count_ > 0) set_metric("train_loss", train_loss_sum_ / static_cast<double>(train_loss_count_));
@@ -235,7 +236,7 @@ void Learner::add_core_nodes() {
     set_metric("epoch_time",
                seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count());
   });
-  events(r.epoch_end, Event::after_validate, kAllPhases);
+  events(r.validate_end, Event::after_validate, kAllPhases);
   core(r.epoch_end, "close_epoch", {"metrics"}, {"history"}, [this] { history_.push_back(metrics()); });
   events(r.epoch_end, Event::after_epoch, kAllPhases);
 
@@ -248,7 +249,8 @@ void Learner::build_loop() {
   try {
     add_core_nodes();
     for (LoopRegion* region : {&regions_->fit_begin, &regions_->epoch_begin, &regions_->train_batch,
-                               &regions_->valid_begin, &regions_->valid_batch, &regions_->epoch_end, &regions_->fit_end})
+                               &regions_->valid_begin, &regions_->valid_batch, &regions_->validate_end,
+                               &regions_->epoch_end, &regions_->fit_end})
       regions_->graphs[region] = region->build();
   } catch (...) {
     regions_.reset();
@@ -260,8 +262,8 @@ std::string Learner::describe_loop() {
   build_loop();
   std::string out;
   for (const LoopRegion* region : {&regions_->fit_begin, &regions_->epoch_begin, &regions_->train_batch,
-                                   &regions_->valid_begin, &regions_->valid_batch, &regions_->epoch_end,
-                                   &regions_->fit_end})
+                                   &regions_->valid_begin, &regions_->valid_batch, &regions_->validate_end,
+                                   &regions_->epoch_end, &regions_->fit_end})
     out += "[" + region->name() + "]\n" + region->describe();
   return out;
 }
@@ -274,6 +276,67 @@ void Learner::run(LoopRegion& region) {
     runtime::Executor& pool = options_.pool ? *options_.pool : runtime::default_executor();
     pool.run(graph).wait();
   }
+}
+
+void Learner::run_validation() {
+  run(regions_->valid_begin);
+  num_batches_ = valid_dl_->size();
+  batches_.emplace(valid_dl_->iterate(epoch_));
+  for (batch_ = 0; batch_ < num_batches_; ++batch_) {
+    run(regions_->valid_batch);
+    ++*batches_;
+  }
+  batches_.reset();
+}
+
+std::map<std::string, double> Learner::validate() {
+  EMBER_CHECK(valid_dl_ != nullptr, "Learner::validate: this learner has no validation loader");
+  EMBER_CHECK(!batches_.has_value(), "Learner::validate: not while fit() runs");
+  build_loop();
+  struct Reset {  // the position and the training sums are the fit's, not this validation's
+    Learner* l;
+    int64_t batch, train_count;
+    ~Reset() {
+      l->batches_.reset();
+      l->where_ = Where::idle;
+      l->batch_ = batch;
+      l->train_loss_count_ = train_count;
+    }
+  } reset{this, batch_, train_loss_count_};
+  train_loss_count_ = 0;  // no train_loss in these metrics
+  {
+    std::lock_guard<std::mutex> lock(metrics_mutex_);
+    metrics_.clear();
+  }
+  epoch_start_ = std::chrono::steady_clock::now();
+  seconds_before_ = 0;
+  where_ = Where::validation;
+  run_validation();
+  run(regions_->validate_end);
+  return metrics();
+}
+
+std::pair<Tensor, Tensor> Learner::get_preds(data::DataLoader* loader) {
+  if (!loader) loader = valid_dl_.get();
+  EMBER_CHECK(loader != nullptr, "Learner::get_preds: no loader given and no validation loader");
+  EMBER_CHECK(!batches_.has_value(), "Learner::get_preds: not while fit() runs");
+  NoGradGuard no_grad;
+  const bool was_training = model_->is_training();
+  model_->eval();
+  std::vector<Tensor> preds, targets;
+  try {
+    for (auto it = loader->iterate(0); !(it == data::DataLoader::Sentinel{}); ++it) {
+      Autocast amp(options_.autocast);
+      preds.push_back(model_->forward(it->input));
+      if (it->target.defined()) targets.push_back(it->target);
+    }
+  } catch (...) {
+    model_->train(was_training);
+    throw;
+  }
+  model_->train(was_training);
+  EMBER_CHECK(!preds.empty(), "Learner::get_preds: the loader has no batches");
+  return {ops::cat(preds, 0), targets.empty() ? Tensor() : ops::cat(targets, 0)};
 }
 
 void Learner::fit(int64_t epochs) {
@@ -321,17 +384,9 @@ void Learner::fit(int64_t epochs) {
     loss_sum_ = {};
     loss_count_ = 0;
     if (stop_requested() && batch_ < num_batches_) break;  // stopped inside the epoch: resume from here
-    if (valid_dl_) {
-      where_ = Where::validation;
-      run(r.valid_begin);
-      num_batches_ = valid_dl_->size();
-      batches_.emplace(valid_dl_->iterate(epoch_));
-      for (batch_ = 0; batch_ < num_batches_; ++batch_) {
-        run(r.valid_batch);
-        ++*batches_;
-      }
-      batches_.reset();
-    }
+    where_ = Where::validation;  // a checkpoint taken from here on repeats the validation
+    if (valid_dl_) run_validation();
+    run(r.validate_end);
     where_ = Where::epoch_end;
     run(r.epoch_end);
     where_ = Where::idle;

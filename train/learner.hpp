@@ -8,7 +8,8 @@
 //                 [backward] after_backward [step] after_step [zero_grad] after_batch
 //   validation:   [start_validate] before_validate, then per batch
 //                 [fetch] before_batch [forward] after_pred [loss] after_loss after_batch
-//   epoch end:    [summarize] after_validate [close_epoch] after_epoch
+//   validate end: [summarize] after_validate
+//   epoch end:    [close_epoch] after_epoch
 //   fit end:      after_fit
 // Core slots: fetch writes input, target; forward reads input, params and writes
 // pred; loss reads pred, target and writes loss; backward reads loss, writes
@@ -101,6 +102,13 @@ class Learner {
   };
   LRFindResult lr_find(double start_lr = 1e-7, double end_lr = 10.0, int64_t num_it = 100);
 
+  // The validation phase alone (valid_begin, its batches, summarize and
+  // after_validate): the metrics of the current weights. History is untouched.
+  std::map<std::string, double> validate();
+  // The model's outputs over a loader (default: the validation loader; epoch
+  // 0's order) in eval mode without gradients, concatenated, and the targets.
+  std::pair<Tensor, Tensor> get_preds(data::DataLoader* loader = nullptr);
+
   // Asks the loop to stop: after the current batch during training (the
   // epoch's validation is then skipped), else at the end of the epoch.
   void request_stop(std::string reason);
@@ -147,7 +155,7 @@ class Learner {
   struct Regions;
   void build_loop();
   void run(LoopRegion& region);
-  void run_epoch_body();
+  void run_validation();
   void add_core_nodes();
 
   std::shared_ptr<nn::Module> model_;

@@ -360,6 +360,31 @@ TEST(Learner, MixedPrecisionTrains) {
   for (double v : final_params[0]) EXPECT_TRUE(std::isfinite(v));
 }
 
+TEST(Learner, ValidateAndGetPredsAgreeWithTheFit) {
+  Trainee s = make_setup();
+  s.learner->add_callback(std::make_shared<Accuracy>());
+  s.learner->fit(2);
+  const auto last = s.learner->history().back();
+  auto metrics = s.learner->validate();
+  EXPECT_EQ(metrics.at("accuracy"), last.at("accuracy"));
+  EXPECT_DOUBLE_EQ(metrics.at("valid_loss"), last.at("valid_loss"));
+  EXPECT_EQ(metrics.count("train_loss"), 0u);
+  EXPECT_EQ(s.learner->history().size(), 2u);
+  s.model->train();
+  auto [preds, targets] = s.learner->get_preds();
+  EXPECT_TRUE(s.model->is_training());  // get_preds ran in eval mode and put the mode back
+  ASSERT_EQ(preds.shape(), (Dims{10, 3}));
+  EXPECT_EQ(to_vector(targets), to_vector(s.valid->iterate(0)->target));
+  const double accuracy = ops::sum(ops::eq(ops::argmax(preds, 1), targets)).item<int64_t>() / 10.0;
+  EXPECT_DOUBLE_EQ(accuracy, last.at("accuracy"));
+  s.learner->fit(3);
+  EXPECT_EQ(s.learner->history().size(), 3u);
+  Learner no_valid(s.model, s.train, nullptr, [](const Tensor& p, const Tensor& t) { return nn::cross_entropy(p, t); },
+                   s.opt);
+  expect_error([&] { no_valid.validate(); }, {"no validation loader"});
+  EXPECT_EQ(no_valid.get_preds(s.train.get()).first.size(0), 96);
+}
+
 TEST(Learner, StopsAtTargetAndOnRequest) {
   Trainee s = make_setup();
   auto stop = std::make_shared<StopAtTarget>("accuracy", 0.5);
