@@ -80,6 +80,8 @@ bool run(const std::string& name, std::shared_ptr<nn::Module> model, const data:
       std::make_shared<data::TensorDataset>(train_set.images, train_set.labels), loader);
   data::DataLoaderOptions eval;
   eval.batch_size = 1000;
+  if (world > 1)  // each rank validates its share; the learner sums the counts over the ranks
+    eval.sampler = std::make_shared<data::DistributedSampler>(test_set.images.size(0), rank, world, false);
   auto test_dl = std::make_shared<data::DataLoader>(
       std::make_shared<data::TensorDataset>(test_set.images, test_set.labels), eval);
   optim::AdamOptions adam;
@@ -87,6 +89,7 @@ bool run(const std::string& name, std::shared_ptr<nn::Module> model, const data:
   auto opt = std::make_shared<optim::Adam>(model->parameters(), adam);
   train::LearnerOptions lo;
   lo.executor = o.executor;
+  lo.process_group = o.group;
   train::Learner learner(model, train_dl, test_dl,
                          [](const Tensor& pred, const Tensor& y) { return nn::cross_entropy(pred, y); }, opt, lo);
 
@@ -107,8 +110,8 @@ bool run(const std::string& name, std::shared_ptr<nn::Module> model, const data:
                 {"train_samples", static_cast<double>(train_set.images.size(0))},
                 {"eval_samples", static_cast<double>(test_set.images.size(0))}};
   auto stop = std::make_shared<train::StopAtTarget>("accuracy", target);
-  // Every rank validates on the whole test set with identical weights, so all see the same
-  // accuracy and stop at the same epoch (their collectives stay in step).
+  // The metrics are summed over the ranks, so all see the same accuracy and stop at the same
+  // epoch (their collectives stay in step).
   learner.add_callback(std::make_shared<train::Accuracy>());
   if (world > 1) learner.add_callback(std::make_shared<train::DataParallel>(o.group));
   if (lead)

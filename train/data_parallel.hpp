@@ -10,8 +10,10 @@
 // the gradients of equal shares is the gradient of their union's mean loss,
 // so N ranks with batch B each train as one process with batch N*B.
 // Undefined gradients (a parameter no loss reached) are reduced as zeros, so
-// the ranks stay in step. Metrics are each rank's own: give every rank the
-// whole validation set for the same numbers everywhere, and log on rank 0.
+// the ranks stay in step. With LearnerOptions::process_group set to the same
+// group, the loss sums and the metric callbacks' counts are summed over the
+// ranks, so each rank can validate its DistributedSampler share and every rank
+// sees the global metrics (exact when the shares are equal); log on rank 0.
 #pragma once
 
 #include <memory>

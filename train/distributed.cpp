@@ -161,6 +161,7 @@ class MpiProcessGroup : public ProcessGroup {
   int rank() const override { return mpi().rank; }
   int size() const override { return mpi().size; }
   std::string backend() const override { return "mpi"; }
+  Device device() const override { return kCPU; }
 
   void all_reduce(const std::vector<Tensor>& tensors, ReduceOp op) override {
     staged(tensors, [&](Tensor& buffer) {

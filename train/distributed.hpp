@@ -34,6 +34,8 @@ class ProcessGroup {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual std::string backend() const = 0;
+  // Where its tensors live: kCPU for MPI (GPU tensors are staged), this rank's GPU for NCCL.
+  virtual Device device() const = 0;
   // In place, on every rank: each tensor becomes the reduction over ranks.
   // Tensors may be views; float16/bfloat16 are reduced in float32.
   virtual void all_reduce(const std::vector<Tensor>& tensors, ReduceOp op) = 0;

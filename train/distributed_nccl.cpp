@@ -75,6 +75,7 @@ class NcclProcessGroup : public ProcessGroup {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "nccl"; }
+  Device device() const override { return device_; }
 
   void all_reduce(const std::vector<Tensor>& tensors, ReduceOp op) override {
     run(tensors, "all_reduce", [&](Tensor& t, cudaStream_t stream) {

@@ -8,6 +8,7 @@
 #include <ember/autograd/autocast.hpp>
 #include <ember/autograd/grad_mode.hpp>
 #include <ember/runtime/serial_executor.hpp>
+#include <ember/tensor/factory.hpp>
 #include <ember/tensor/ops.hpp>
 
 namespace ember::train {
@@ -65,6 +66,17 @@ void Learner::request_stop(std::string reason) {
 std::string Learner::stop_reason() const {
   std::lock_guard<std::mutex> lock(metrics_mutex_);
   return stop_reason_;
+}
+
+std::vector<double> Learner::sum_over_ranks(std::vector<double> values) {
+  ProcessGroup* group = options_.process_group.get();
+  if (!group || group->size() == 1 || values.empty()) return values;
+  Tensor t = tensor(values, TensorOptions(kFloat64));
+  if (group->device() != kCPU) t = t.to(group->device());
+  group->all_reduce({t}, ReduceOp::sum);
+  Tensor host = ops::to(t, kCPU);
+  const double* p = host.data_ptr<double>();
+  return std::vector<double>(p, p + values.size());
 }
 
 void Learner::remove_callback(const std::shared_ptr<Callback>& callback) {
@@ -230,8 +242,11 @@ void Learner::add_core_nodes() {
   core(r.validate_end, "summarize", {"loss_sum", "lr"}, {"metrics"}, [this] {
     set_metric("epoch", static_cast<double>(epoch_ + 1));
     set_metric("iteration", static_cast<double>(iteration_));
-    if (train_loss_count_ > 0) set_metric("train_loss", train_loss_sum_ / static_cast<double>(train_loss_count_));
-    if (valid_dl_ && loss_count_ > 0) set_metric("valid_loss", read_sum(loss_sum_) / static_cast<double>(loss_count_));
+    const std::vector<double> sums =
+        sum_over_ranks({train_loss_sum_, static_cast<double>(train_loss_count_),
+                        valid_dl_ ? read_sum(loss_sum_) : 0.0, valid_dl_ ? static_cast<double>(loss_count_) : 0.0});
+    if (sums[1] > 0) set_metric("train_loss", sums[0] / sums[1]);
+    if (sums[3] > 0) set_metric("valid_loss", sums[2] / sums[3]);
     set_metric("lr", opt_->param_groups().empty() ? 0.0 : opt_->param_groups()[0].lr());
     set_metric("epoch_time",
                seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count());

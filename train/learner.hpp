@@ -44,6 +44,7 @@
 #include <ember/nn/optim/grad_scaler.hpp>
 #include <ember/nn/optim/optimizer.hpp>
 #include <ember/train/callback.hpp>
+#include <ember/train/distributed.hpp>
 #include <ember/train/loop_graph.hpp>
 
 namespace ember::train {
@@ -61,6 +62,10 @@ struct LearnerOptions {
   // optimizer step when a gradient is not finite (then adjusts the scale).
   std::optional<DType> autocast;
   std::shared_ptr<optim::GradScaler> grad_scaler;
+  // Data-parallel runs: the epoch's loss sums and the metric callbacks' counts
+  // are summed over this group's ranks before they become metrics, so each
+  // rank can validate its DistributedSampler share and all see the global numbers.
+  std::shared_ptr<ProcessGroup> process_group;
 };
 
 class Learner {
@@ -120,6 +125,10 @@ class Learner {
   optim::Optimizer& optimizer() { return *opt_; }
   data::DataLoader& train_loader() { return *train_dl_; }
   data::DataLoader* valid_loader() { return valid_dl_.get(); }
+  ProcessGroup* process_group() { return options_.process_group.get(); }
+  // Sums values over the process group's ranks (unchanged without a group): for
+  // metric callbacks' counts. Every rank must call it at the same point.
+  std::vector<double> sum_over_ranks(std::vector<double> values);
 
   Tensor input, target;  // the current batch
   Tensor pred, loss;     // forward's output and the batch's loss

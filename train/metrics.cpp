@@ -19,8 +19,11 @@ std::vector<CallbackNode> Accuracy::nodes() {
     c.correct = c.correct.defined() ? ops::add(c.correct, hits) : hits;
     c.total += l.target.size(0);
   };
-  auto value = [](const Count& c) {
-    return c.total == 0 ? std::nan("") : static_cast<double>(ops::to(c.correct, kCPU).item<int64_t>()) / static_cast<double>(c.total);
+  // Summed over the learner's process group (Learner::sum_over_ranks): the global accuracy on every rank.
+  auto value = [](const Count& c, Learner& l) {
+    const double correct = c.correct.defined() ? static_cast<double>(ops::to(c.correct, kCPU).item<int64_t>()) : 0.0;
+    const std::vector<double> sums = l.sum_over_ranks({correct, static_cast<double>(c.total)});
+    return sums[1] == 0 ? std::nan("") : sums[0] / sums[1];
   };
   std::vector<CallbackNode> nodes = {
       {.event = Event::before_validate, .name = "accuracy.reset", .writes = {"accuracy.valid"},
@@ -29,8 +32,15 @@ std::vector<CallbackNode> Accuracy::nodes() {
        .phases = kValidPhase, .run = [this, count](Learner& l) { count(valid_, l); }},
       {.event = Event::after_validate, .name = "accuracy.publish", .reads = {"accuracy"},
        .writes = {"metrics.accuracy", "metrics.train_accuracy"}, .run = [this, value](Learner& l) {
-         if (valid_.total > 0) l.set_metric("accuracy", value(valid_));
-         if (on_train_ && train_.total > 0) l.set_metric("train_accuracy", value(train_));
+         // Every rank calls value() the same number of times (collectives), whatever its own counts.
+         if (l.valid_loader()) {
+           const double v = value(valid_, l);
+           if (!std::isnan(v)) l.set_metric("accuracy", v);
+         }
+         if (on_train_) {
+           const double v = value(train_, l);
+           if (!std::isnan(v)) l.set_metric("train_accuracy", v);
+         }
        }}};
   if (on_train_) {
     nodes.push_back({.event = Event::before_epoch, .name = "accuracy.reset_train", .writes = {"accuracy.train"},

@@ -91,8 +91,11 @@ TEST(Distributed, DataParallelTrainsLikeOneProcessWithTheWholeBatch) {
   auto reference = make_model(1);
   data::DataLoaderOptions whole;
   whole.batch_size = n * per_rank;
-  Learner ref(reference, std::make_shared<data::DataLoader>(ds, whole), nullptr, loss,
+  data::DataLoaderOptions eval;
+  eval.batch_size = 16;
+  Learner ref(reference, std::make_shared<data::DataLoader>(ds, whole), std::make_shared<data::DataLoader>(ds, eval), loss,
               std::make_shared<optim::SGD>(reference->parameters(), sgd));
+  ref.add_callback(std::make_shared<Accuracy>());
   ref.fit(2);
 
   // n ranks from different initial weights (rank 0's, the reference's, win), each on its share.
@@ -100,11 +103,30 @@ TEST(Distributed, DataParallelTrainsLikeOneProcessWithTheWholeBatch) {
   data::DataLoaderOptions share;
   share.batch_size = per_rank;
   share.sampler = std::make_shared<data::DistributedSampler>(examples, rank, n, /*shuffle=*/false);
-  Learner ddp(replica, std::make_shared<data::DataLoader>(ds, share), nullptr, loss,
-              std::make_shared<optim::SGD>(replica->parameters(), sgd));
+  // Each rank validates its share too; the learner's process group makes the metrics global.
+  data::DataLoaderOptions eval_share;
+  eval_share.batch_size = 16 / n;
+  eval_share.sampler = std::make_shared<data::DistributedSampler>(examples, rank, n, /*shuffle=*/false);
+  LearnerOptions lo;
+  lo.process_group = g;
+  Learner ddp(replica, std::make_shared<data::DataLoader>(ds, share), std::make_shared<data::DataLoader>(ds, eval_share),
+              loss, std::make_shared<optim::SGD>(replica->parameters(), sgd), lo);
   ddp.add_callback(std::make_shared<DataParallel>(g));
+  ddp.add_callback(std::make_shared<Accuracy>());
   ddp.fit(2);
   EXPECT_EQ(ddp.iteration(), ref.iteration());
+  for (size_t e = 0; e < 2; ++e) {
+    const auto &mine = ddp.history()[e], &whole_run = ref.history()[e];
+    EXPECT_NEAR(mine.at("accuracy"), whole_run.at("accuracy"), 2.0 / static_cast<double>(examples)) << "epoch " << e;
+    EXPECT_NEAR(mine.at("valid_loss"), whole_run.at("valid_loss"), 1e-4 * whole_run.at("valid_loss")) << "epoch " << e;
+    // The train loss: the mean over all ranks' batches, the single process's mean over the same examples.
+    EXPECT_NEAR(mine.at("train_loss"), whole_run.at("train_loss"), 1e-4 * whole_run.at("train_loss")) << "epoch " << e;
+  }
+  Tensor metrics = tensor(std::vector<double>{ddp.history()[1].at("accuracy"), ddp.history()[1].at("valid_loss")},
+                          TensorOptions(kFloat64));
+  Tensor rank0_metrics = ops::clone(metrics);
+  g->broadcast({rank0_metrics}, 0);
+  EXPECT_EQ(to_vector(metrics), to_vector(rank0_metrics)) << "the ranks disagree on the metrics";
 
   // On rank 1 and up this also requires the start from rank 0's weights.
   auto want = params_of(*reference), got = params_of(*replica);
