@@ -27,12 +27,12 @@ DataParallel::DataParallel(std::shared_ptr<ProcessGroup> group, bool broadcast_b
 
 std::vector<CallbackNode> DataParallel::nodes() {
   std::vector<CallbackNode> nodes = {
-      {.event = Event::before_fit, .name = "data_parallel.broadcast", .writes = {"params"},
+      {.event = Event::before_fit, .name = "data_parallel.broadcast", .writes = {"params", "collective"},
        .run = [this](Learner& l) {
          NoGradGuard no_grad;
          group_->broadcast(buffers_of(l.model()), 0);  // parameters and buffers: the whole state dict
        }},
-      {.event = Event::after_backward, .name = "data_parallel.all_reduce", .reads = {"grads"}, .writes = {"grads"},
+      {.event = Event::after_backward, .name = "data_parallel.all_reduce", .reads = {"grads"}, .writes = {"grads", "collective"},
        .phases = kTrainPhase, .run = [this](Learner& l) {
          NoGradGuard no_grad;
          std::vector<Tensor> grads;
@@ -43,7 +43,7 @@ std::vector<CallbackNode> DataParallel::nodes() {
          group_->all_reduce(grads, ReduceOp::mean);
        }}};
   if (broadcast_buffers_)
-    nodes.push_back({.event = Event::before_batch, .name = "data_parallel.buffers", .writes = {"params"},
+    nodes.push_back({.event = Event::before_batch, .name = "data_parallel.buffers", .writes = {"params", "collective"},
                      .phases = kTrainPhase, .run = [this](Learner& l) {
                        std::vector<Tensor> buffers;
                        for (auto& [name, t] : l.model().named_buffers()) {

@@ -239,7 +239,7 @@ void Learner::add_core_nodes() {
   events(v, Event::after_loss, kValidPhase);
   events(v, Event::after_batch, kValidPhase);
 
-  core(r.validate_end, "summarize", {"loss_sum", "lr"}, {"metrics"}, [this] {
+  core(r.validate_end, "summarize", {"loss_sum", "lr"}, {"metrics", "collective"}, [this] {
     set_metric("epoch", static_cast<double>(epoch_ + 1));
     set_metric("iteration", static_cast<double>(iteration_));
     const std::vector<double> sums =

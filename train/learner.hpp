@@ -127,7 +127,10 @@ class Learner {
   data::DataLoader* valid_loader() { return valid_dl_.get(); }
   ProcessGroup* process_group() { return options_.process_group.get(); }
   // Sums values over the process group's ranks (unchanged without a group): for
-  // metric callbacks' counts. Every rank must call it at the same point.
+  // metric callbacks' counts. Every rank must call it at the same point, so a
+  // node that calls it declares the slot "collective" among its writes: two
+  // such nodes on one event must then be ordered (else "conflicting writers"),
+  // and every rank issues its collectives in the same order, on any executor.
   std::vector<double> sum_over_ranks(std::vector<double> values);
 
   Tensor input, target;  // the current batch

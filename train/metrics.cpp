@@ -31,7 +31,7 @@ std::vector<CallbackNode> Accuracy::nodes() {
       {.event = Event::after_pred, .name = "accuracy.count", .reads = {"pred", "target"}, .writes = {"accuracy.valid"},
        .phases = kValidPhase, .run = [this, count](Learner& l) { count(valid_, l); }},
       {.event = Event::after_validate, .name = "accuracy.publish", .reads = {"accuracy"},
-       .writes = {"metrics.accuracy", "metrics.train_accuracy"}, .run = [this, value](Learner& l) {
+       .writes = {"metrics.accuracy", "metrics.train_accuracy", "collective"}, .run = [this, value](Learner& l) {
          // Every rank calls value() the same number of times (collectives), whatever its own counts.
          if (l.valid_loader()) {
            const double v = value(valid_, l);
