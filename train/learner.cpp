@@ -47,7 +47,7 @@ Learner::~Learner() = default;
 
 Learner& Learner::add_callback(std::shared_ptr<Callback> callback) {
   EMBER_CHECK(callback != nullptr, "Learner::add_callback: null callback");
-  EMBER_CHECK(!batches_.has_value(), "Learner::add_callback: not while fit() runs");
+  EMBER_CHECK(!fitting_, "Learner::add_callback: not while fit() runs");
   if (auto it = pending_state_.find(callback->name()); it != pending_state_.end()) {
     callback->load_state(it->second);
     pending_state_.erase(it);
@@ -80,7 +80,7 @@ std::vector<double> Learner::sum_over_ranks(std::vector<double> values) {
 }
 
 void Learner::remove_callback(const std::shared_ptr<Callback>& callback) {
-  EMBER_CHECK(!batches_.has_value(), "Learner::remove_callback: not while fit() runs");
+  EMBER_CHECK(!fitting_, "Learner::remove_callback: not while fit() runs");
   auto it = std::find(callbacks_.begin(), callbacks_.end(), callback);
   EMBER_CHECK(it != callbacks_.end(), "Learner::remove_callback: callback '", callback ? callback->name() : "null",
               "' was not added");
@@ -306,7 +306,7 @@ void Learner::run_validation() {
 
 std::map<std::string, double> Learner::validate() {
   EMBER_CHECK(valid_dl_ != nullptr, "Learner::validate: this learner has no validation loader");
-  EMBER_CHECK(!batches_.has_value(), "Learner::validate: not while fit() runs");
+  EMBER_CHECK(!fitting_, "Learner::validate: not while fit() runs");
   build_loop();
   struct Reset {  // the position and the training sums are the fit's, not this validation's
     Learner* l;
@@ -334,7 +334,7 @@ std::map<std::string, double> Learner::validate() {
 std::pair<Tensor, Tensor> Learner::get_preds(data::DataLoader* loader) {
   if (!loader) loader = valid_dl_.get();
   EMBER_CHECK(loader != nullptr, "Learner::get_preds: no loader given and no validation loader");
-  EMBER_CHECK(!batches_.has_value(), "Learner::get_preds: not while fit() runs");
+  EMBER_CHECK(!fitting_, "Learner::get_preds: not while fit() runs");
   NoGradGuard no_grad;
   const bool was_training = model_->is_training();
   model_->eval();
@@ -356,7 +356,7 @@ std::pair<Tensor, Tensor> Learner::get_preds(data::DataLoader* loader) {
 
 void Learner::fit(int64_t epochs) {
   EMBER_CHECK(epochs >= 0, "Learner::fit: epochs must be >= 0, got ", epochs);
-  EMBER_CHECK(!batches_.has_value(), "Learner::fit: already running");
+  EMBER_CHECK(!fitting_, "Learner::fit: already running");
   build_loop();
   epochs_ = epochs;
   stop_requested_.store(false);

@@ -101,7 +101,7 @@ void Learner::save_checkpoint(const std::string& path) const {
 }
 
 void Learner::load_checkpoint(const std::string& path) {
-  EMBER_CHECK(!batches_.has_value(), "Learner::load_checkpoint: not while fit() runs");
+  EMBER_CHECK(!fitting_, "Learner::load_checkpoint: not while fit() runs");
   nn::Metadata metadata;
   nn::TensorMap tensors = nn::load_safetensors(path, &metadata);
   EMBER_CHECK(required(metadata, "format", path) == kFormat, "Learner::load_checkpoint: '", path, "' has format '",

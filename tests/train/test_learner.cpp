@@ -491,6 +491,17 @@ TEST(Learner, ErrorsAreClear) {
   expect_error([&] { t.learner->fit(1); }, {"boom at iteration 3"});
   EXPECT_EQ(t.learner->batch(), 2);  // left at the failing batch; a new fit may go on
 
+  Trainee nested = make_setup();
+  class Reenters : public Callback {
+   public:
+    std::string name() const override { return "reenters"; }
+    std::vector<CallbackNode> nodes() override {
+      return {{.event = Event::before_fit, .name = "reenters.fit", .run = [](Learner& l) { l.fit(5); }}};
+    }
+  };
+  nested.learner->add_callback(std::make_shared<Reenters>());
+  expect_error([&] { nested.learner->fit(1); }, {"Learner::fit: already running"});
+
   const std::string path = temp_path("bad.safetensors");
   nn::save_safetensors(path, {{"x", zeros({1})}}, {{"format", "something else"}});
   expect_error([&] { s.learner->load_checkpoint(path); }, {path, "format"});
