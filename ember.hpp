@@ -41,6 +41,7 @@
 #include <ember/train/loop_graph.hpp>
 #include <ember/train/metrics.hpp>
 #include <ember/train/mlperf.hpp>
+#include <ember/train/monitor_callbacks.hpp>
 #include <ember/train/optim_callbacks.hpp>
 #include <ember/train/plot.hpp>
 #include <ember/train/progress.hpp>

@@ -33,7 +33,7 @@ std::vector<CallbackNode> DataParallel::nodes() {
          group_->broadcast(buffers_of(l.model()), 0);  // parameters and buffers: the whole state dict
        }},
       {.event = Event::after_backward, .name = "data_parallel.all_reduce", .reads = {"grads"}, .writes = {"grads", "collective"},
-       .phases = kTrainPhase, .run = [this](Learner& l) {
+       .after = {"grad_accumulation.gate"}, .phases = kTrainPhase, .run = [this](Learner& l) {
          NoGradGuard no_grad;
          std::vector<Tensor> grads;
          for (Tensor& p : l.model().parameters()) {

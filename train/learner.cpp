@@ -144,6 +144,7 @@ void Learner::add_core_nodes() {
     region.add_core({std::move(name), std::move(reads), std::move(writes), {}, std::move(fn)});
   };
   auto fetch = [this] {
+    skip_step_.store(false, std::memory_order_relaxed);
     data::Batch& b = **batches_;
     input = std::move(b.input);
     target = std::move(b.target);
@@ -197,7 +198,11 @@ void Learner::add_core_nodes() {
     options_.grad_scaler->unscale_(*opt_);  // after_backward nodes see the true gradients
   });
   events(t, Event::after_backward, kTrainPhase);
-  core(t, "step", {"grads", "lr"}, {"params", "opt_state"}, [this] {
+  core(t, "step", {"grads", "lr", "skip"}, {"params", "opt_state"}, [this] {
+    if (skip_step_.load(std::memory_order_acquire)) {  // the gradients keep accumulating
+      ++iteration_;
+      return;
+    }
     if (options_.grad_scaler) {
       options_.grad_scaler->step(*opt_);  // skipped when a gradient is not finite
       options_.grad_scaler->update();
@@ -207,7 +212,9 @@ void Learner::add_core_nodes() {
     ++iteration_;
   });
   events(t, Event::after_step, kTrainPhase);
-  core(t, "zero_grad", {}, {"grads"}, [this] { opt_->zero_grad(); });
+  core(t, "zero_grad", {"skip"}, {"grads"}, [this] {
+    if (!skip_step_.load(std::memory_order_acquire)) opt_->zero_grad();
+  });
   events(t, Event::after_batch, kTrainPhase);
 
   core(r.valid_begin, "start_validate", {}, {"loss_sum"}, [this] {

@@ -114,6 +114,11 @@ class Learner {
   // 0's order) in eval mode without gradients, concatenated, and the targets.
   std::pair<Tensor, Tensor> get_preds(data::DataLoader* loader = nullptr);
 
+  // From an after_backward node (declare "skip" among its writes): this
+  // batch's step and zero_grad do nothing, so its gradients add to the next
+  // batch's (gradient accumulation). Reset at every batch's fetch.
+  void skip_step() noexcept { skip_step_.store(true, std::memory_order_release); }
+
   // Asks the loop to stop: after the current batch during training (the
   // epoch's validation is then skipped), else at the end of the epoch.
   void request_stop(std::string reason);
@@ -126,6 +131,7 @@ class Learner {
   data::DataLoader& train_loader() { return *train_dl_; }
   data::DataLoader* valid_loader() { return valid_dl_.get(); }
   ProcessGroup* process_group() { return options_.process_group.get(); }
+  const LearnerOptions& options() const noexcept { return options_; }
   // Sums values over the process group's ranks (unchanged without a group): for
   // metric callbacks' counts. Every rank must call it at the same point, so a
   // node that calls it declares the slot "collective" among its writes: two
@@ -141,7 +147,9 @@ class Learner {
   int64_t epoch() const noexcept { return epoch_; }          // 0-based
   int64_t batch() const noexcept { return batch_; }          // within the current phase's epoch
   int64_t num_batches() const noexcept { return num_batches_; }  // of the current phase
-  int64_t iteration() const noexcept { return iteration_; }  // optimizer steps taken, over all epochs
+  // Training batches done over all epochs (each one optimizer step, unless it
+  // was skipped by skip_step() or a GradScaler).
+  int64_t iteration() const noexcept { return iteration_; }
   int64_t epochs() const noexcept { return epochs_; }        // fit()'s target
   // Seconds spent in fit() by this training run, earlier fits and those
   // before a checkpoint included (the time-to-train clock).
@@ -183,6 +191,7 @@ class Learner {
   // Where the loop is, which decides where a checkpoint taken now resumes.
   enum class Where { idle, train_batch, validation, epoch_end } where_ = Where::idle;
   std::atomic<bool> stop_requested_{false};  // set by nodes, possibly on executor workers
+  std::atomic<bool> skip_step_{false};
   std::string stop_reason_;
   std::optional<data::DataLoader::Iterator> batches_;
   Tensor loss_sum_;            // this phase's sum of loss * batch size, on the device (no sync per batch)

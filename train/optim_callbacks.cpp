@@ -10,8 +10,9 @@ GradientClipping::GradientClipping(double max_norm, double norm_type) : max_norm
 }
 
 std::vector<CallbackNode> GradientClipping::nodes() {
+  // After the other after_backward writers of the gradients: clip the averaged, accumulated gradient.
   return {{.event = Event::after_backward, .name = "grad_clip.clip", .reads = {"grads", "params"}, .writes = {"grads"},
-           .phases = kTrainPhase,
+           .after = {"grad_accumulation.gate", "data_parallel.all_reduce"}, .phases = kTrainPhase,
            .run = [this](Learner& l) { last_norm_ = optim::clip_grad_norm_(l.model().parameters(), max_norm_, norm_type_); }},
           {.event = Event::after_validate, .name = "grad_clip.publish", .writes = {"metrics.grad_norm"},
            .run = [this](Learner& l) { l.set_metric("grad_norm", last_norm_); }}};

@@ -385,6 +385,72 @@ TEST(Learner, ValidateAndGetPredsAgreeWithTheFit) {
   EXPECT_EQ(no_valid.get_preds(s.train.get()).first.size(0), 96);
 }
 
+// Batches of 6 accumulated two at a time train as batches of 12 (the same examples in the same order).
+TEST(Learner, GradientAccumulationTrainsAsTheBiggerBatch) {
+  auto run = [](int64_t batch, int64_t accumulate) {
+    Trainee s = make_setup();
+    auto [x, y] = toy_data(7);
+    data::DataLoaderOptions o;
+    o.batch_size = batch;
+    o.shuffle = true;
+    o.seed = 5;
+    optim::SGDOptions sgd;
+    sgd.lr = 0.2;
+    Learner l(s.model, std::make_shared<data::DataLoader>(std::make_shared<data::TensorDataset>(x, y), o), nullptr,
+              [](const Tensor& p, const Tensor& t) { return nn::cross_entropy(p, t); },
+              std::make_shared<optim::SGD>(s.model->parameters(), sgd));
+    if (accumulate > 1) l.add_callback(std::make_shared<GradientAccumulation>(accumulate));
+    l.add_callback(std::make_shared<GradientClipping>(100.0));  // ordered after the accumulation: no conflict
+    l.fit(2);
+    return params_of(*s.model);
+  };
+  const auto big = run(12, 1), accumulated = run(6, 2), plain_small = run(6, 1);
+  ASSERT_EQ(big.size(), accumulated.size());
+  double gap = 0, small_gap = 0;
+  for (size_t i = 0; i < big.size(); ++i)
+    for (size_t k = 0; k < big[i].size(); ++k) {
+      gap = std::max(gap, std::fabs(big[i][k] - accumulated[i][k]));
+      small_gap = std::max(small_gap, std::fabs(big[i][k] - plain_small[i][k]));
+    }
+  EXPECT_LT(gap, 1e-5);
+  EXPECT_GT(small_gap, 1e-3);  // without accumulation, batches of 6 end elsewhere
+  LearnerOptions with_scaler;
+  with_scaler.grad_scaler = std::make_shared<optim::GradScaler>();
+  Trainee t = make_setup(false, with_scaler);
+  t.learner->add_callback(std::make_shared<GradientAccumulation>(2));
+  expect_error([&] { t.learner->fit(1); }, {"GradientAccumulation", "GradScaler"});
+}
+
+TEST(Learner, EarlyStoppingAndSaveBestModel) {
+  Trainee frozen = make_setup();
+  frozen.opt->param_groups()[0].lr() = 0.0;  // nothing changes: the valid loss never improves after epoch 1
+  auto early = std::make_shared<EarlyStopping>("valid_loss", 2, /*higher_is_better=*/false);
+  frozen.learner->add_callback(early);
+  frozen.learner->fit(10);
+  EXPECT_EQ(frozen.learner->history().size(), 3u);
+  EXPECT_NE(frozen.learner->stop_reason().find("did not improve for 2 epochs"), std::string::npos);
+
+  const std::string path = temp_path("best.safetensors");
+  Trainee s = make_setup();
+  auto best = std::make_shared<SaveBestModel>(path, "accuracy", true, /*load_at_end=*/true);
+  s.learner->add_callback(std::make_shared<Accuracy>()).add_callback(best);
+  s.learner->fit(4);
+  ASSERT_TRUE(best->best().has_value());
+  double top = 0;
+  int64_t top_epoch = 0;
+  for (size_t e = 0; e < s.learner->history().size(); ++e)
+    if (s.learner->history()[e].at("accuracy") > top) top = s.learner->history()[e].at("accuracy"), top_epoch = e + 1;
+  EXPECT_EQ(*best->best(), top);
+  EXPECT_EQ(*best->best_epoch(), top_epoch);
+  auto saved = nn::load_safetensors(path);
+  for (const auto& [k, v] : s.model->state_dict()) EXPECT_EQ(to_vector(v), to_vector(saved.at(k))) << k;
+  std::filesystem::remove(path);
+  expect_error([] { EarlyStopping("x", 0); }, {"patience"});
+  Trainee missing = make_setup();
+  missing.learner->add_callback(std::make_shared<EarlyStopping>("nope"));
+  expect_error([&] { missing.learner->fit(1); }, {"no metric 'nope'"});
+}
+
 TEST(Learner, StopsAtTargetAndOnRequest) {
   Trainee s = make_setup();
   auto stop = std::make_shared<StopAtTarget>("accuracy", 0.5);
