@@ -3,7 +3,8 @@
 // For m = n = k in {256, 512, 1024, 2048} (plus the transposed-B layout that
 // nn::Linear uses, x @ w^T), each path the CPU has runs ember::matmul on
 // float32; counters give GFLOP/s and the percentage of the FMA peak measured
-// at the start of this run with the same thread count (ceiling.hpp).
+// at the start of this run with the same thread count (ceiling.hpp). BF16GEMM
+// rows run bfloat16 operands (float32 arithmetic, one rounding).
 //
 //   bench_gemm [--benchmark_filter=...]       EMBER_NUM_THREADS sets the threads
 // benchmarks/compare_cpu.py runs these shapes beside PyTorch.
@@ -38,19 +39,19 @@ void report(benchmark::State& state, double flops_per_iter, Isa isa) {
 }
 
 // C = A @ B with A (n, n), B (n, n); transposed_b: B is the transpose of a row-major (n, n) matrix.
-void bm_matmul(benchmark::State& state, Isa isa, bool transposed_b) {
+void bm_matmul(benchmark::State& state, Isa isa, bool transposed_b, ember::DType dtype = ember::kFloat32) {
   const int64_t n = state.range(0);
   ember::cpu::CpuIsaGuard guard(isa);
   ember::manual_seed(0);
-  ember::Tensor a = ember::randn({n, n});
-  ember::Tensor b = transposed_b ? ember::randn({n, n}).t() : ember::randn({n, n});
+  ember::Tensor a = ember::randn({n, n}).to(dtype);
+  ember::Tensor b = transposed_b ? ember::randn({n, n}).to(dtype).t() : ember::randn({n, n}).to(dtype);
   // Warm: packing buffers and pages of both output blocks (each call's output
   // is allocated while the previous one is still held).
   ember::Tensor c = ember::matmul(a, b);
   c = ember::matmul(a, b);
   for (auto _ : state) {
     c = ember::matmul(a, b);
-    benchmark::DoNotOptimize(c.data_ptr<float>());
+    benchmark::DoNotOptimize(c.data_ptr());
   }
   report(state, 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n), isa);
 }
@@ -63,6 +64,11 @@ int register_all() {
       b->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
       if (isa == Isa::scalar) b->MinTime(0.2);  // slow path: fewer iterations
     }
+    if (isa == Isa::scalar) continue;
+    // bfloat16 (autocast's matmuls on the CPU): widened to float32 for the packed kernel, rounded once.
+    std::string name = std::string("BF16GEMM/") + ember::cpu::isa_name(isa) + "/A_B";
+    benchmark::RegisterBenchmark(name.c_str(), [isa](benchmark::State& s) { bm_matmul(s, isa, false, ember::kBFloat16); })
+        ->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
   }
   return 0;
 }

@@ -8,8 +8,9 @@
 // float16/bfloat16 are computed in float32 and rounded once at the end.
 //
 // float32 and float64 run the packed Goto/BLIS GEMM of the active CPU ISA
-// (gemm_kernel.hpp, compiled per ISA; see isa.hpp); the portable blocked GEMM
-// in gemm.cpp is the scalar path and serves the other types.
+// (gemm_kernel.hpp, compiled per ISA; see isa.hpp); float16/bfloat16 run the
+// float32 one on widened copies of A and B (gemm.cpp: gemm_16bit_packed); the
+// portable blocked GEMM in gemm.cpp is the scalar path and serves the other types.
 #pragma once
 
 #include <cstdint>

@@ -115,6 +115,7 @@ TEST(Linalg, GemmAccumulatesIntoStridedOutput) {
       check_gemm_accumulate<float>(kFloat32, s.m, s.n, s.k, 1e-4);
       check_gemm_accumulate<double>(kFloat64, s.m, s.n, s.k, 1e-12);
       check_gemm_accumulate<Half>(kFloat16, s.m, s.n, s.k, 5e-2);
+      check_gemm_accumulate<BFloat16>(kBFloat16, s.m, s.n, s.k, 0.25);  // 8 mantissa bits in C
       check_gemm_accumulate<int32_t>(kInt32, s.m, s.n, s.k, 0.0);
     }
   });
