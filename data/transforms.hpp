@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include <ember/data/dataloader.hpp>
@@ -39,6 +40,28 @@ Tensor random_vertical_flip(const Tensor& x, double p, Generator& gen);
 // With probability p per image, sets a size x size square centred at a random
 // pixel (clipped at the borders) to `fill` (Cutout, DeVries & Taylor 2017).
 Tensor random_cutout(const Tensor& x, int64_t size, double p, Generator& gen, double fill = 0.0);
+
+// A box of an image: rows [top, top + height), columns [left, left + width).
+struct CropBox {
+  int64_t top = 0, left = 0, height = 0, width = 0;
+};
+// Bilinear resampling of each image's box to height x width (PyTorch's
+// interpolate(mode="bilinear", align_corners=False) of the cropped image).
+// boxes: one per image, or one for all. Floating images only (see to_float).
+Tensor resized_crop(const Tensor& x, const std::vector<CropBox>& boxes, int64_t height, int64_t width);
+// The whole image resampled to height x width.
+Tensor resize(const Tensor& x, int64_t height, int64_t width);
+// torchvision's RandomResizedCrop boxes for n images of h x w: an area
+// fraction uniform in `scale` and an aspect ratio log-uniform in `ratio`, ten
+// tries, else the largest centred box of an allowed ratio. The numbers are
+// drawn on the host, so one seed picks the same boxes for a batch on any device.
+std::vector<CropBox> random_resized_crop_boxes(int64_t n, int64_t h, int64_t w, Generator& gen,
+                                               std::pair<double, double> scale = {0.08, 1.0},
+                                               std::pair<double, double> ratio = {3.0 / 4.0, 4.0 / 3.0});
+// A random box per image (random_resized_crop_boxes) resampled to height x width.
+Tensor random_resized_crop(const Tensor& x, int64_t height, int64_t width, Generator& gen,
+                           std::pair<double, double> scale = {0.08, 1.0},
+                           std::pair<double, double> ratio = {3.0 / 4.0, 4.0 / 3.0});
 
 // A batch transform applying `fn` to the batch's input (the target is kept).
 BatchTransform on_input(std::function<Tensor(const Tensor&, Generator&)> fn);

@@ -62,6 +62,10 @@ TEST(CudaData, AugmentationsMatchTheCpuBitForBit) {
     expect_same_on_both(x.select(0, 3), [](const Tensor& t, Generator& g) { return random_crop(t, 5, 5, 1, g); },
                         "random_crop of one image");
   }
+  Tensor f = to_float(images(8, kUInt8));
+  expect_same_on_both(f, [](const Tensor& t, Generator&) { return resize(t, 7, 15); }, "resize");
+  expect_same_on_both(f, [](const Tensor& t, Generator& g) { return random_resized_crop(t, 9, 9, g); },
+                      "random_resized_crop");
   Tensor x = images(4, kUInt8);
   Tensor want = normalize(to_float(x), {0.5, 0.4, 0.3}, {0.2, 0.25, 0.3});
   Tensor got = normalize(to_float(gpu(x)), {0.5, 0.4, 0.3}, {0.2, 0.25, 0.3});

@@ -2,6 +2,10 @@
 // per-image randomness (each image gets its own crop/flip/cutout), seeding,
 // dtypes kept, single images, and errors. The CPU-vs-CUDA agreement of the same
 // transforms is tests/cuda/test_cuda_data.cpp.
+#include <cmath>
+#include <set>
+#include <utility>
+
 #include "test_util.hpp"
 
 using namespace ember;
@@ -166,4 +170,90 @@ TEST(Transforms, ComposeAndOnInputDriveOneGenerator) {
   EXPECT_EQ(to_vector(r1.input), to_vector(r2.input));
   EXPECT_NE(to_vector(r1.input), to_vector(r3.input));
   expect_error([] { compose({BatchTransform()}); }, {"step 0 is empty"});
+}
+
+namespace {
+
+// PyTorch's bilinear interpolation (align_corners = false) of one box of one plane, per output pixel.
+double bilinear_at(const std::vector<double>& v, const Dims& s, int64_t n, int64_t c, const CropBox& b, int64_t oh,
+                   int64_t ow, int64_t i, int64_t j) {
+  auto axis = [](int64_t o, int64_t in, int64_t out, int64_t* lo, int64_t* hi, double* frac) {
+    double src = (static_cast<double>(o) + 0.5) * static_cast<double>(in) / static_cast<double>(out) - 0.5;
+    if (src < 0) src = 0;
+    *lo = std::min(static_cast<int64_t>(std::floor(src)), in - 1);
+    *hi = std::min(*lo + 1, in - 1);
+    *frac = src - static_cast<double>(*lo);
+  };
+  int64_t y0, y1, x0, x1;
+  double fy, fx;
+  axis(i, b.height, oh, &y0, &y1, &fy);
+  axis(j, b.width, ow, &x0, &x1, &fx);
+  auto px = [&](int64_t y, int64_t x) { return at(v, s, n, c, b.top + y, b.left + x); };
+  return (1 - fy) * ((1 - fx) * px(y0, x0) + fx * px(y0, x1)) + fy * ((1 - fx) * px(y1, x0) + fx * px(y1, x1));
+}
+
+void expect_resampled(const Tensor& got, const Tensor& x, const std::vector<CropBox>& boxes, int64_t oh, int64_t ow) {
+  std::vector<double> xv = to_vector(x), gv = to_vector(got);
+  const Dims xs = x.shape(), gs = got.shape();
+  ASSERT_EQ(gs, (Dims{xs[0], xs[1], oh, ow}));
+  for (int64_t n = 0; n < xs[0]; ++n)
+    for (int64_t c = 0; c < xs[1]; ++c)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          const CropBox& b = boxes[boxes.size() == 1 ? 0 : static_cast<size_t>(n)];
+          const double want = bilinear_at(xv, xs, n, c, b, oh, ow, i, j);
+          ASSERT_NEAR(at(gv, gs, n, c, i, j), want, 1e-4 * (1 + std::fabs(want)))
+              << "image " << n << " channel " << c << " pixel (" << i << ", " << j << ")";
+        }
+}
+
+}  // namespace
+
+TEST(Transforms, ResizeIsPyTorchsBilinear) {
+  manual_seed(4);
+  Tensor x = randn({2, 3, 5, 7});
+  EXPECT_EQ(to_vector(resize(x, 5, 7)), to_vector(x));  // the same size: exactly the input
+  for (auto [oh, ow] : {std::pair<int64_t, int64_t>{3, 4}, {11, 13}, {5, 2}, {1, 1}, {9, 7}})
+    expect_resampled(resize(x, oh, ow), x, {CropBox{0, 0, 5, 7}}, oh, ow);
+  std::vector<CropBox> boxes = {{1, 2, 3, 4}, {0, 0, 5, 1}};
+  expect_resampled(resized_crop(x, boxes, 6, 3), x, boxes, 6, 3);
+  EXPECT_EQ(resize(x.select(0, 1), 4, 4).shape(), (Dims{3, 4, 4}));  // one (C, H, W) image
+  EXPECT_EQ(resize(to_float(ops::to(x, kUInt8)), 2, 2).dtype(), kFloat32);
+  expect_error([&] { resize(ops::to(x, kUInt8), 2, 2); }, {"floating images", "to_float"});
+  expect_error([&] { resized_crop(x, {CropBox{4, 0, 2, 2}}, 2, 2); }, {"box 0", "not inside"});
+  expect_error([&] { resized_crop(x, {CropBox{}, CropBox{}, CropBox{}}, 2, 2); }, {"3 boxes for 2 images"});
+}
+
+TEST(Transforms, RandomResizedCropBoxesAndResampling) {
+  Generator g(21);
+  const auto boxes = random_resized_crop_boxes(200, 20, 30, g, {0.2, 0.9}, {0.5, 2.0});
+  ASSERT_EQ(boxes.size(), 200u);
+  std::set<std::pair<int64_t, int64_t>> corners;
+  for (const CropBox& b : boxes) {
+    EXPECT_TRUE(b.top >= 0 && b.left >= 0 && b.top + b.height <= 20 && b.left + b.width <= 30);
+    const double fraction = static_cast<double>(b.height * b.width) / 600.0, aspect = static_cast<double>(b.width) / b.height;
+    EXPECT_GT(fraction, 0.15);  // 0.2..0.9 up to rounding each side
+    EXPECT_LT(fraction, 0.97);
+    EXPECT_GT(aspect, 0.4);
+    EXPECT_LT(aspect, 2.4);
+    corners.insert({b.top, b.left});
+  }
+  EXPECT_GT(corners.size(), 50u);
+  Generator g2(21);
+  const auto again = random_resized_crop_boxes(200, 20, 30, g2, {0.2, 0.9}, {0.5, 2.0});
+  EXPECT_EQ(again[17].top, boxes[17].top);
+  EXPECT_EQ(again[17].width, boxes[17].width);
+  // No box can have an aspect ratio of 10..20 inside a square: the centred fallback, as wide as allowed.
+  Generator g3(1);
+  const auto fallback = random_resized_crop_boxes(3, 40, 40, g3, {0.9, 1.0}, {10.0, 20.0});
+  EXPECT_EQ(fallback[0].width, 40);
+  EXPECT_EQ(fallback[0].height, 4);
+  EXPECT_EQ(fallback[0].top, 18);
+
+  manual_seed(5);
+  Tensor x = randn({4, 2, 12, 10});
+  Generator a(8), b(8);
+  Tensor out = random_resized_crop(x, 6, 6, a);
+  expect_resampled(out, x, random_resized_crop_boxes(4, 12, 10, b), 6, 6);
+  expect_error([&] { random_resized_crop(x, 6, 6, a, {0.0, 1.0}); }, {"scale"});
 }
