@@ -25,9 +25,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <ember/ember.hpp>
 
@@ -206,6 +208,10 @@ int main(int argc, char** argv) {
     manual_seed(o.seed);
     Device device(device_name);
     if (distributed || train::launched_world_size() > 1) {
+      // Ranks on one machine share its cores, unless EMBER_NUM_THREADS says otherwise.
+      if (!std::getenv("EMBER_NUM_THREADS") && train::launched_local_size() > 1)
+        runtime::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                                                 train::launched_local_size()));
       if (device.is_cuda() && device_name == "cuda") device = Device(DeviceType::CUDA, train::launched_local_rank());
       o.group = device.is_cuda() && train::built_with_nccl() ? train::nccl_process_group(device)
                                                              : train::mpi_process_group();

@@ -3,6 +3,7 @@
 // collective call rather than one per tensor.
 #include <ember/train/distributed.hpp>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <map>
@@ -39,6 +40,11 @@ int env_int(std::initializer_list<const char*> names, int fallback) {
 
 int launched_world_size() {
   return env_int({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE"}, 1);
+}
+
+int launched_local_size() {
+  return std::max(1, env_int({"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_LOCAL_SIZE",
+                              "PMIX_LOCAL_SIZE"}, 1));
 }
 
 int launched_local_rank() {

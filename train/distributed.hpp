@@ -64,6 +64,11 @@ std::shared_ptr<ProcessGroup> nccl_process_group(Device device);
 // among the ranks on its node (for choosing a GPU), or 0.
 int launched_world_size();
 int launched_local_rank();
+// How many ranks the launcher placed on this node (OMPI_COMM_WORLD_LOCAL_SIZE,
+// MPI_LOCALNRANKS, MV2_COMM_WORLD_LOCAL_SIZE, PMIX_LOCAL_SIZE), or 1: ranks on one
+// machine should share its cores (threads = cores / local size) rather than
+// each start a pool of all of them.
+int launched_local_size();
 
 namespace detail {
 // The MPI world of mpi_process_group(), for the NCCL group's start (MPI builds only).

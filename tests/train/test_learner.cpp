@@ -580,3 +580,20 @@ TEST(Learner, ErrorsAreClear) {
   std::filesystem::remove(path);
   expect_error([] { Learner(nullptr, nullptr, nullptr, nullptr, nullptr); }, {"Learner: no model"});
 }
+
+// What a launcher announces: world size, local rank and local size from the environment (1, 0, 1 without one).
+TEST(Distributed, LauncherEnvironment) {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"})
+    if (std::getenv(v)) GTEST_SKIP() << "running under an MPI launcher";
+  EXPECT_EQ(launched_world_size(), 1);
+  EXPECT_EQ(launched_local_rank(), 0);
+  EXPECT_EQ(launched_local_size(), 1);
+  ::setenv("OMPI_COMM_WORLD_SIZE", "8", 1);
+  ::setenv("OMPI_COMM_WORLD_LOCAL_RANK", "3", 1);
+  ::setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "4", 1);
+  EXPECT_EQ(launched_world_size(), 8);
+  EXPECT_EQ(launched_local_rank(), 3);
+  EXPECT_EQ(launched_local_size(), 4);
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"}) ::unsetenv(v);
+  EXPECT_EQ(launched_local_size(), 1);
+}
