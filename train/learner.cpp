@@ -3,6 +3,7 @@
 #include <ember/train/learner.hpp>
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include <ember/autograd/autocast.hpp>
@@ -18,6 +19,10 @@ struct Learner::Regions {
   LoopRegion valid_begin{"valid_begin"}, valid_batch{"valid_batch"}, validate_end{"validate_end"};
   LoopRegion epoch_end{"epoch_end"}, fit_end{"fit_end"};
   std::map<const LoopRegion*, std::unique_ptr<runtime::TaskGraph>> graphs;
+  // Every region, in loop order.
+  std::array<LoopRegion*, 8> all() {
+    return {&fit_begin, &epoch_begin, &train_batch, &valid_begin, &valid_batch, &validate_end, &epoch_end, &fit_end};
+  }
 };
 
 namespace {
@@ -79,6 +84,8 @@ std::vector<double> Learner::sum_over_ranks(std::vector<double> values) {
   return std::vector<double>(p, p + values.size());
 }
 
+double Learner::read_sum(const Tensor& sum) { return sum.defined() ? ops::to(sum, kCPU).item<double>() : 0.0; }
+
 void Learner::remove_callback(const std::shared_ptr<Callback>& callback) {
   EMBER_CHECK(!fitting_, "Learner::remove_callback: not while fit() runs");
   auto it = std::find(callbacks_.begin(), callbacks_.end(), callback);
@@ -125,7 +132,6 @@ void accumulate(Tensor& sum, int64_t& count, std::optional<double>& restored, co
   count += batch_size;
 }
 
-double read_sum(const Tensor& sum) { return sum.defined() ? ops::to(sum, kCPU).item<double>() : 0.0; }
 
 // An AutocastGuard when the learner has an autocast dtype, else nothing.
 struct Autocast {
@@ -149,14 +155,19 @@ void Learner::add_core_nodes() {
     input = std::move(b.input);
     target = std::move(b.target);
   };
+  // Every callback's nodes, asked for once, in callback order; each event takes its own.
+  std::vector<CallbackNode> callback_nodes;
+  for (const auto& cb : callbacks_)
+    for (CallbackNode& n : cb->nodes()) {
+      EMBER_CHECK(static_cast<bool>(n.run), "Learner: callback '", cb->name(), "' node '", n.name, "' has no function");
+      callback_nodes.push_back(std::move(n));
+    }
   auto events = [&](LoopRegion& region, Event e, unsigned phase) {
     std::vector<LoopNode> nodes;
-    for (const auto& cb : callbacks_)
-      for (CallbackNode& n : cb->nodes()) {
-        if (n.event != e || (is_batch_event(e) && !(n.phases & phase))) continue;
-        EMBER_CHECK(static_cast<bool>(n.run), "Learner: callback '", cb->name(), "' node '", n.name, "' has no function");
-        nodes.push_back({n.name, n.reads, n.writes, n.after, [this, fn = n.run] { fn(*this); }});
-      }
+    for (const CallbackNode& n : callback_nodes) {
+      if (n.event != e || (is_batch_event(e) && !(n.phases & phase))) continue;
+      nodes.push_back({n.name, n.reads, n.writes, n.after, [this, fn = n.run] { fn(*this); }});
+    }
     region.add_event(e, std::move(nodes));
   };
 
@@ -270,10 +281,7 @@ void Learner::build_loop() {
   regions_ = std::make_unique<Regions>();
   try {
     add_core_nodes();
-    for (LoopRegion* region : {&regions_->fit_begin, &regions_->epoch_begin, &regions_->train_batch,
-                               &regions_->valid_begin, &regions_->valid_batch, &regions_->validate_end,
-                               &regions_->epoch_end, &regions_->fit_end})
-      regions_->graphs[region] = region->build();
+    for (LoopRegion* region : regions_->all()) regions_->graphs[region] = region->build();
   } catch (...) {
     regions_.reset();
     throw;
@@ -283,10 +291,7 @@ void Learner::build_loop() {
 std::string Learner::describe_loop() {
   build_loop();
   std::string out;
-  for (const LoopRegion* region : {&regions_->fit_begin, &regions_->epoch_begin, &regions_->train_batch,
-                                   &regions_->valid_begin, &regions_->valid_batch, &regions_->validate_end,
-                                   &regions_->epoch_end, &regions_->fit_end})
-    out += "[" + region->name() + "]\n" + region->describe();
+  for (const LoopRegion* region : regions_->all()) out += "[" + region->name() + "]\n" + region->describe();
   return out;
 }
 

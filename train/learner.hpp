@@ -176,6 +176,8 @@ class Learner {
   void build_loop();
   void run(LoopRegion& region);
   void run_validation();
+  // A device-side loss sum read on the host (0 when nothing was summed).
+  static double read_sum(const Tensor& sum);
   void add_core_nodes();
 
   std::shared_ptr<nn::Module> model_;

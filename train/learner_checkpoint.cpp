@@ -23,7 +23,6 @@ namespace {
 
 constexpr const char* kFormat = "ember.learner/1";
 
-double read_sum(const Tensor& sum) { return sum.defined() ? ops::to(sum, kCPU).item<double>() : 0.0; }
 
 const std::string& required(const nn::Metadata& m, const std::string& key, const std::string& path) {
   auto it = m.find(key);
