@@ -1,11 +1,12 @@
 // CPU kernels of conv2d (NCHW) and its two backward ops, as GEMMs.
 //
-// float32 on the AVX2 / AVX-512 paths runs the implicit GEMM of conv_gemm.hpp
-// (B packed straight from a padded copy of the image, or at stride 1 the wide
-// form whose rows are plain runs of it, see implicit_conv; the input
-// gradient, at stride 1 and where it pays, as a convolution of grad_out with
-// the flipped kernel). Everything else, and the scalar path, uses im2col +
-// gemm as below.
+// float32 on the AVX2 / AVX-512 paths runs the convolutions of conv_gemm.hpp:
+// at stride 1 conv_direct (the image broadcast from a padded copy, the
+// weights packed once, see implicit_conv), else the implicit GEMM (B packed
+// straight from a padded copy of the image); the input gradient at stride 1
+// as a convolution of grad_out with the flipped kernel, and the weight
+// gradient on the implicit GEMM. Everything else, and the scalar path, uses
+// im2col + gemm as below.
 //
 // Shapes (G = groups, Cg = C / G, Og = O / G, L = OH * OW, Kc = Cg * KH * KW):
 //   forward:         out[n, g] (Og, L)  = w[g] (Og, Kc) @ col(x[n, g]) (Kc, L)  (+ bias)
@@ -21,6 +22,7 @@
 // Compute-bound for all but tiny channel counts; speed is the GEMM core's.
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -31,6 +33,7 @@
 #include <ember/kernels/cpu/isa.hpp>
 #include <ember/kernels/cpu/parallel.hpp>
 #include <ember/kernels/cpu/register.hpp>
+#include <ember/runtime/executor.hpp>
 #include <ember/tensor/factory.hpp>
 #include <ember/tensor/ops.hpp>
 
@@ -119,17 +122,24 @@ void col2im(const Geometry& g, const T* col, T* x) {
 struct ConvGemmFns {
   void (*forward)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>, bool) = nullptr;
   void (*weight)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>, bool) = nullptr;
-  void (*wide)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>) = nullptr;
+  ConvDirectShape (*direct_shape)() = nullptr;
+  void (*pack_direct)(int64_t, ConstMatrix<float>, int64_t, float*) = nullptr;
+  void (*direct)(int64_t, const float*, const ConvImage&, float*, int64_t, int64_t, int64_t) = nullptr;
+  void (*direct_unpack)(int64_t, const float*, int64_t, int64_t, const float*, float*) = nullptr;
 };
 
 // The active ISA's implicit-GEMM functions; empty on the scalar path (which
 // takes the im2col route).
 ConvGemmFns conv_gemm_fns() {
+#define EMBER_CONV_FNS(isa) \
+  {isa::conv_gemm, isa::conv_weight_gemm, isa::conv_direct_shape, isa::pack_conv_direct_weights, isa::conv_direct, \
+   isa::conv_direct_unpack}
   switch (active_cpu_isa()) {
-    case Isa::avx512: return {avx512::conv_gemm, avx512::conv_weight_gemm, avx512::conv_gemm_wide};
-    case Isa::avx2: return {avx2::conv_gemm, avx2::conv_weight_gemm, avx2::conv_gemm_wide};
+    case Isa::avx512: return EMBER_CONV_FNS(avx512);
+    case Isa::avx2: return EMBER_CONV_FNS(avx2);
     case Isa::scalar: break;
   }
+#undef EMBER_CONV_FNS
   return {};
 }
 
@@ -148,19 +158,18 @@ void copy_row(float* dst, const float* src, int64_t n) {
   for (; i < n; ++i) dst[i] = src[i];
 }
 
-// A zero-padded copy of img in buf, with slack behind it (img.overread, and
-// the (KW - 1) * dw floats conv_gemm_wide reads past the last row): the
+// A zero-padded copy of img in buf, with slack behind it (img.overread): the
 // implicit GEMM's packer then copies every row of col with whole vectors, with
 // no clipping at the borders and no masked loads. The copy moves
 // C * (H + 2 ph) * (W + 2 pw) floats per image against the C * KH * KW * OH * OW
 // that packing moves, so it pays whenever the image is padded; unpadded, img
-// needs no clipping and is returned as it is unless `always`. buf belongs to
+// needs no clipping and is returned as it is. buf belongs to
 // the caller's task: a thread that waits inside the GEMM may run another
 // image's task meanwhile, and that one must not overwrite this copy while
 // helpers still read it.
-ConvImage padded_copy(const ConvImage& img, std::vector<float>& buf, bool always = false) {
-  if (img.ph == 0 && img.pw == 0 && !always) return img;
-  const int64_t slack = 16 + (img.KW - 1) * img.dw;
+ConvImage padded_copy(const ConvImage& img, std::vector<float>& buf) {
+  if (img.ph == 0 && img.pw == 0) return img;
+  const int64_t slack = 16;
   const int64_t Hp = img.H + 2 * img.ph, Wp = img.W + 2 * img.pw;
   buf.assign(static_cast<size_t>(img.C * Hp * Wp + slack), 0.0f);
   for (int64_t c = 0; c < img.C; ++c)
@@ -173,41 +182,62 @@ ConvImage padded_copy(const ConvImage& img, std::vector<float>& buf, bool always
   return padded;
 }
 
+// Whether a convolution takes conv_direct: stride 1 on an ISA that has it.
+bool direct_route(const ConvGemmFns& fast, const Geometry& g) {
+  return fast.direct != nullptr && g.a.stride[0] == 1 && g.a.stride[1] == 1;
+}
+
+// conv_direct's weights for every group (w: G blocks of M rows of K), packed
+// once per call.
+struct DirectWeights {
+  std::vector<float> data;
+  int64_t per_group = 0;
+  DirectWeights(const ConvGemmFns& fast, int64_t G, int64_t M, int64_t K, const float* w) {
+    const int64_t NR = fast.direct_shape().NR;
+    per_group = (M + NR - 1) / NR * NR * K;
+    data.resize(static_cast<size_t>(G * per_group));
+    for (int64_t gr = 0; gr < G; ++gr)
+      fast.pack_direct(M, ConstMatrix<float>{w + gr * M * K, K, 1}, K, data.data() + gr * per_group);
+  }
+  const float* group(int64_t gr) const { return data.data() + gr * per_group; }
+};
+
 // One task's scratch for implicit_conv.
 struct ImageBuffers {
-  std::vector<float> padded, wide;
+  std::vector<float> padded, outw;
 };
 
 // out (M, OH * OW) = w (M, C * KH * KW) @ col(img) (+ bias[o] on row o when
-// bias is given) through the implicit GEMM. At stride 1 it goes through
-// conv_gemm_wide and a compaction that drops the extra columns and adds the
-// bias, when that pays: the extra columns must be few against the output
-// channels that share each packed element ((Wp - OW) * M <= 16 * OW), and the
-// packing saved (C * KH * KW rows of col) must outweigh the extra pass over
-// the output (M rows): not for a first layer with one input channel.
-void implicit_conv(const ConvGemmFns& fast, int64_t M, ConstMatrix<float> w, const ConvImage& img, float* out,
-                   const float* bias, ImageBuffers& bufs) {
-  const int64_t Wp = img.W + 2 * img.pw, L = img.OH * img.OW;
-  if (img.sh == 1 && img.sw == 1 && (Wp - img.OW) * M <= 16 * img.OW && img.C * img.KH * img.KW >= M) {
-    const ConvImage x = padded_copy(img, bufs.padded, true);
-    const int64_t Lw = img.OH * Wp;
-    bufs.wide.resize(static_cast<size_t>(M * Lw));
-    fast.wide(M, w, x, Matrix<float>{bufs.wide.data(), Lw, 1});
-    for (int64_t o = 0; o < M; ++o) {
-      const float b = bias != nullptr ? bias[o] : 0.0f;
-      for (int64_t oh = 0; oh < img.OH; ++oh) {
-        const float* src = bufs.wide.data() + o * Lw + oh * Wp;
-        float* dst = out + o * L + oh * img.OW;
-        for (int64_t ow = 0; ow < img.OW; ++ow) dst[ow] = src[ow] + b;
-      }
-    }
+// bias is given) through the implicit GEMM, or through conv_direct when
+// direct_w (w packed, DirectWeights) is given: a padded copy of the image,
+// the output computed with channels along its rows, and the unpack that
+// transposes it into place. `split`: the image's positions may be shared out
+// among the threads (few images in the batch); otherwise the caller runs
+// images in parallel and this one stays on its thread.
+void implicit_conv(const ConvGemmFns& fast, int64_t M, ConstMatrix<float> w, const float* direct_w, const ConvImage& img,
+                   float* out, const float* bias, ImageBuffers& bufs, bool split) {
+  if (direct_w != nullptr) {
+    const ConvImage x = padded_copy(img, bufs.padded);
+    const auto [NR, MR] = fast.direct_shape();
+    const int64_t L = x.OH * x.OW, tiles = x.OH * ((x.OW + MR - 1) / MR), ldo = (M + NR - 1) / NR * NR;
+    bufs.outw.resize(static_cast<size_t>(L * ldo));
+    float* outw = bufs.outw.data();
+    const int64_t tile_flops = 2 * MR * ldo * x.C * x.KH * x.KW;
+    const int64_t grain = split ? std::max<int64_t>(1, (int64_t{1} << 17) / tile_flops) : tiles;
+    parallel_range(0, tiles, grain, [&](int64_t lo, int64_t hi) { fast.direct(M, direct_w, x, outw, ldo, lo, hi); });
+    fast.direct_unpack(M, outw, ldo, L, bias, out);
     return;
   }
   if (bias != nullptr) {
+    const int64_t L = img.OH * img.OW;
     for (int64_t o = 0; o < M; ++o) std::fill(out + o * L, out + (o + 1) * L, bias[o]);
   }
-  fast.forward(M, w, padded_copy(img, bufs.padded), Matrix<float>{out, L, 1}, bias != nullptr);
+  fast.forward(M, w, padded_copy(img, bufs.padded), Matrix<float>{out, img.OH * img.OW, 1}, bias != nullptr);
 }
+
+// Whether a batch has too few images to keep every thread busy one image at
+// a time (implicit_conv's `split`).
+bool few_images(int64_t N) { return N < 4 * static_cast<int64_t>(runtime::default_executor().num_threads()); }
 
 // Images per parallel chunk: enough GEMM work to be worth a task.
 int64_t image_grain(const Geometry& g) {
@@ -226,7 +256,12 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
   ConvGemmFns fast;
   if constexpr (std::is_same_v<T, float>) fast = conv_gemm_fns();
   const bool implicit = fast.forward != nullptr && !g.direct();
-  parallel_range(0, g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
+  std::optional<DirectWeights> dw;
+  if constexpr (std::is_same_v<T, float>) {
+    if (implicit && direct_route(fast, g)) dw.emplace(fast, g.G, g.Og, g.Kc, pw);
+  }
+  const bool split = few_images(g.N);
+  parallel_range(0, g.N, split ? g.N : image_grain(g), [&](int64_t lo, int64_t hi) {
     ImageBuffers bufs;  // this task's (implicit_conv)
     std::unique_ptr<T[]> col(g.direct() || implicit ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
     for (int64_t n = lo; n < hi; ++n) {
@@ -235,8 +270,9 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
         T* og = po + (n * g.O + gr * g.Og) * g.L;
         if constexpr (std::is_same_v<T, float>) {
           if (implicit) {
-            implicit_conv(fast, g.Og, ConstMatrix<float>{pw + gr * g.Og * g.Kc, g.Kc, 1}, conv_image(g, xg), og,
-                          pb != nullptr ? pb + gr * g.Og : nullptr, bufs);
+            implicit_conv(fast, g.Og, ConstMatrix<float>{pw + gr * g.Og * g.Kc, g.Kc, 1},
+                          dw ? dw->group(gr) : nullptr, conv_image(g, xg), og, pb != nullptr ? pb + gr * g.Og : nullptr,
+                          bufs, split);
             continue;
           }
         }
@@ -255,20 +291,13 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
 }
 
 // Stride 1: grad_x is the convolution of grad_out with the flipped, transposed
-// kernel, padded by dilation * (k - 1) - padding, which runs on the implicit
-// GEMM like the forward pass (no im2col buffer, no col2im scatter).
-// Returns false (nothing done) when the shape does not allow it, or when the
-// col2im route is cheaper: that route packs grad_out as it is and scatters a
-// (Cg * KH * KW, L) col back, where this one packs Og * KH * KW rows of
-// grad_out's im2col and multiplies with only Cg rows (a thin GEMM). With no
-// more input than output channels and a col that stays in L2 (small maps, as
-// in the first layers of a small CNN), col2im wins.
+// kernel, padded by dilation * (k - 1) - padding, which runs on conv_direct
+// like the forward pass (no im2col buffer, no col2im scatter). Returns false
+// (nothing done) when the shape does not allow it.
 bool conv2d_backward_input_implicit(const Geometry& g, const ConvGemmFns& fast, const float* pgo, const float* pw,
                                     float* pgx) {
   const int64_t ph = g.a.dilation[0] * (g.KH - 1) - g.a.padding[0], pwd = g.a.dilation[1] * (g.KW - 1) - g.a.padding[1];
   if (fast.forward == nullptr || g.a.stride[0] != 1 || g.a.stride[1] != 1 || ph < 0 || pwd < 0) return false;
-  constexpr int64_t kColBytesInL2 = int64_t{1} << 20;
-  if (g.Cg <= g.Og && g.Kc * g.L * static_cast<int64_t>(sizeof(float)) <= kColBytesInL2) return false;
   // wf[gr] (Cg, Og * KH * KW): wf[gr][c][o][i][j] = w[gr * Og + o][c][KH - 1 - i][KW - 1 - j].
   const int64_t taps = g.KH * g.KW;
   std::vector<float> wf(static_cast<size_t>(g.O * g.Cg * taps));
@@ -278,14 +307,19 @@ bool conv2d_backward_input_implicit(const Geometry& g, const ConvGemmFns& fast, 
         for (int64_t t = 0; t < taps; ++t)
           wf[static_cast<size_t>(((gr * g.Cg + c) * g.Og + o) * taps + (taps - 1 - t))] =
               pw[((gr * g.Og + o) * g.Cg + c) * taps + t];
-  parallel_range(0, g.N, image_grain(g), [&](int64_t lo, int64_t hi) {
+  // As a convolution: grad_out is the image (Og channels, OH x OW), grad_x the output.
+  const Geometry gt({g.N, g.O, g.OH, g.OW}, {g.C, g.Og, g.KH, g.KW}, {g.N, g.C, g.H, g.W},
+                    Conv2dArgs{{1, 1}, {ph, pwd}, {g.a.dilation[0], g.a.dilation[1]}, g.G});
+  std::optional<DirectWeights> dw;
+  if (direct_route(fast, gt)) dw.emplace(fast, g.G, g.Cg, g.Og * taps, wf.data());
+  const bool split = few_images(g.N);
+  parallel_range(0, g.N, split ? g.N : image_grain(g), [&](int64_t lo, int64_t hi) {
     ImageBuffers bufs;  // this task's (implicit_conv)
     for (int64_t n = lo; n < hi; ++n) {
       for (int64_t gr = 0; gr < g.G; ++gr) {
-        const ConvImage go{pgo + (n * g.O + gr * g.Og) * g.L, g.Og, g.OH, g.OW, g.KH, g.KW, g.H, g.W, 1, 1,
-                           ph, pwd, g.a.dilation[0], g.a.dilation[1]};
-        implicit_conv(fast, g.Cg, ConstMatrix<float>{wf.data() + gr * g.Cg * g.Og * taps, g.Og * taps, 1}, go,
-                      pgx + (n * g.C + gr * g.Cg) * g.H * g.W, nullptr, bufs);
+        implicit_conv(fast, g.Cg, ConstMatrix<float>{wf.data() + gr * g.Cg * g.Og * taps, g.Og * taps, 1},
+                      dw ? dw->group(gr) : nullptr, conv_image(gt, pgo + (n * g.O + gr * g.Og) * g.L),
+                      pgx + (n * g.C + gr * g.Cg) * g.H * g.W, nullptr, bufs, split);
       }
     }
   });

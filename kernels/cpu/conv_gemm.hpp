@@ -1,8 +1,9 @@
 // conv_gemm: 2-D convolution as a packed GEMM that reads the image directly
 // ("implicit GEMM"): the B micro-panels are packed straight from the input
-// plane, so no im2col matrix is ever written and read back. conv.cpp uses it
-// for float32 on the AVX2/AVX-512 paths; the im2col + gemm route stays the
-// reference and the path for the other types.
+// plane, so no im2col matrix is ever written and read back. conv_direct
+// below: the stride-1 convolution with no packing of the image at all.
+// conv.cpp uses them for float32 on the AVX2/AVX-512 paths; the im2col + gemm
+// route stays the reference and the path for the other types.
 //
 // With col = im2col(x), a (C * KH * KW, OH * OW) matrix whose row
 // (c, i, j) holds x[c, oh * sh - ph + i * dh, ow * sw - pw + j * dw] (zero
@@ -32,19 +33,32 @@ struct ConvImage {
   bool overread = false;
 };
 
-// conv_gemm_wide (stride 1, x unpadded with ph = pw = 0, readable (KW - 1) * dw
-// + 16 floats past its end): out (M, OH * W) = w @ colw, where row (c, i, j)
-// of colw is the contiguous run of OH * W floats of x starting at
-// [c, i * dh, j * dw]. Column oh * W + ow of out is the convolution's output
-// (oh, ow) for ow < OW; the W - OW columns after each row are by-products the
-// caller drops. Packing colw is a plain copy, so for small planes, where
-// packing col costs a large share of the arithmetic, computing the extra
-// columns is cheaper.
+// conv_direct: the convolution at stride 1 on an unpadded image (ph = pw = 0,
+// a padded copy), with the roles turned round: output channels run along the
+// vectors and positions along the register tile's rows. A tile is up to MR
+// consecutive positions of one output row, which read MR consecutive floats
+// of each tap's input row, so every step broadcasts them straight from the
+// image: nothing of the image is packed, no position is computed that is not
+// wanted, and the weights are packed once per convolution
+// (pack_conv_direct_weights: ceil(M / NR) panels of K x NR, zero channels
+// past M) instead of once per image.
+//   conv_direct:        outw (OH * OW, ldo) row-major, channels along its rows, for the
+//                       tiles [u0, u1): tile u is output row u / T, positions from
+//                       (u % T) * MR, with T = ceil(OW / MR) tiles per row.
+//   conv_direct_unpack: out (M, L) = the first M columns of outw (L, ldo) transposed
+//                       (+ bias[o] on row o when bias is given).
+struct ConvDirectShape {
+  int64_t NR, MR;  // channels per weight panel, positions per register tile
+};
 #define EMBER_DECLARE_CONV_GEMM(isa)                                                                          \
   namespace isa {                                                                                             \
   void conv_gemm(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out, bool accumulate);   \
-  void conv_gemm_wide(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out);               \
   void conv_weight_gemm(int64_t M, ConstMatrix<float> go, const ConvImage& x, Matrix<float> gw, bool accumulate); \
+  ConvDirectShape conv_direct_shape();                                                                        \
+  void pack_conv_direct_weights(int64_t M, ConstMatrix<float> w, int64_t K, float* dst);                     \
+  void conv_direct(int64_t M, const float* wp, const ConvImage& x, float* outw, int64_t ldo, int64_t u0,     \
+                   int64_t u1);                                                                               \
+  void conv_direct_unpack(int64_t M, const float* outw, int64_t ldo, int64_t L, const float* bias, float* out); \
   }
 EMBER_DECLARE_CONV_GEMM(avx2)
 EMBER_DECLARE_CONV_GEMM(avx512)

@@ -1,11 +1,15 @@
-// The implicit-GEMM convolution of conv_gemm.hpp, written once and compiled
-// per ISA inside gemm_avx2.cpp / gemm_avx512.cpp (which also hold the packed
-// GEMM it runs on; see vec.hpp, Note [per-ISA namespaces]).
+// The implicit-GEMM and direct convolutions of conv_gemm.hpp, written once
+// and compiled per ISA inside gemm_avx2.cpp / gemm_avx512.cpp (which also hold
+// the packed GEMM the first runs on; see vec.hpp, Note [per-ISA namespaces]).
 //
 // Both B sources write rows of col in runs that stay on one output row: along
 // such a run, stride-1 taps read consecutive input columns, so a row is a few
 // clipped copies rather than a gather.
 #pragma once
+
+#include <array>
+#include <utility>
+#include <vector>
 
 #include <ember/kernels/cpu/conv_gemm.hpp>
 #include <ember/kernels/cpu/gemm_kernel.hpp>
@@ -110,30 +114,125 @@ struct Im2colTB {
   }
 };
 
-// B = colw (conv_gemm_wide): row k = tap (c, i, j) is x + c * H * W + i * dh * W
-// + j * dw read contiguously, so eight rows at a time go straight into the
-// panels (rows_to_panels).
-struct ShiftedRowsB {
-  const ConvImage& g;
-  template <class V, int NR>
-  void pack_range(int64_t p0, int64_t kc, int64_t j0, int64_t n, float* dst) const {
-    const int64_t taps = g.KH * g.KW;
-    for (int64_t p = 0; p < kc; p += 8) {
-      const int64_t rn = std::min<int64_t>(8, kc - p);
-      const float* rows[8];
-      for (int64_t q = 0; q < rn; ++q) {
-        const int64_t k = p0 + p + q, c = k / taps, i = (k % taps) / g.KW, j = k % g.KW;
-        rows[q] = g.x + (c * g.H + i * g.dh) * g.W + j * g.dw + j0;
-      }
-      rows_to_panels<float, V, NR>(rows, rn, n, kc, p, dst);
+// conv_direct's register tile: MR positions x NV vectors of output channels
+// (MR * NV accumulators + NV weight vectors + 1 broadcast fit the register
+// file: AVX-512 14 x 2 of 32 zmm, AVX2 6 x 2 of 16 ymm). KC taps per slab keep
+// a panel's weight slab (KC x NR) in L1 while the tiles sweep the positions.
+#if defined(__AVX512F__)
+struct DirectBlocking { static constexpr int MR = 14, NV = 2; static constexpr int64_t KC = 256; };
+#else
+struct DirectBlocking { static constexpr int MR = 6, NV = 2; static constexpr int64_t KC = 256; };
+#endif
+
+// acc (R positions x NR channels) = sum over kc taps of xs[off[p] + r] * w[p][0, NR);
+// then c = acc (add: c += acc), row r of the tile at c + r * ldc.
+template <class V, int R, int NV>
+void direct_tile(int64_t kc, const int64_t* __restrict off, const float* xs, const float* __restrict w, float* c,
+                 int64_t ldc, bool add) {
+  constexpr int NR = NV * V::size;
+  V acc[R][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[r][j] = V::zero();
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* s = xs + off[p];
+    V wv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) wv[j] = V::load(w + p * NR + j * V::size);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const V xr = V::broadcast(s[r]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[r][j] = fmadd(xr, wv[j], acc[r][j]);
     }
   }
-};
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      float* dst = c + r * ldc + j * V::size;
+      (add ? V::load(dst) + acc[r][j] : acc[r][j]).store(dst);
+    }
+}
+
+// direct_tile for every tile height 1..MR: a row's last piece is as tall as
+// what is left of the row, so no position is computed that is not wanted.
+using DirectTileFn = void (*)(int64_t, const int64_t*, const float*, const float*, float*, int64_t, bool);
+template <size_t... I>
+constexpr std::array<DirectTileFn, sizeof...(I)> direct_tiles(std::index_sequence<I...>) {
+  return {&direct_tile<Vf, static_cast<int>(I) + 1, DirectBlocking::NV>...};
+}
 
 }  // namespace gemm_detail
 
-void conv_gemm_wide(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out) {
-  gemm_detail::gemm_packed<float>(M, x.OH * x.W, x.C * x.KH * x.KW, w, gemm_detail::ShiftedRowsB{x}, out, false);
+ConvDirectShape conv_direct_shape() {
+  using DB = gemm_detail::DirectBlocking;
+  return {DB::NV * Vf::size, DB::MR};
+}
+
+void pack_conv_direct_weights(int64_t M, ConstMatrix<float> w, int64_t K, float* dst) {
+  const int64_t NR = conv_direct_shape().NR, panels = (M + NR - 1) / NR;
+  for (int64_t jp = 0; jp < panels; ++jp)
+    for (int64_t k = 0; k < K; ++k) {
+      float* d = dst + (jp * K + k) * NR;
+      for (int64_t u = 0; u < NR; ++u) {
+        const int64_t o = jp * NR + u;
+        d[u] = o < M ? w.data[o * w.rs + k * w.cs] : 0.0f;
+      }
+    }
+}
+
+void conv_direct(int64_t M, const float* wp, const ConvImage& x, float* outw, int64_t ldo, int64_t u0, int64_t u1) {
+  using DB = gemm_detail::DirectBlocking;
+  constexpr int MR = DB::MR, NR = DB::NV * Vf::size;
+  static constexpr auto tiles = gemm_detail::direct_tiles(std::make_index_sequence<MR>());
+  const int64_t K = x.C * x.KH * x.KW, panels = (M + NR - 1) / NR, taps = x.KH * x.KW;
+  const int64_t per_row = (x.OW + MR - 1) / MR;
+  std::vector<int64_t> off(static_cast<size_t>(K));  // tap (c, i, j) -> its shifted row's start in x
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t c = k / taps, i = (k % taps) / x.KW, j = k % x.KW;
+    off[static_cast<size_t>(k)] = (c * x.H + i * x.dh) * x.W + j * x.dw;
+  }
+  // Equal slabs of at most KC taps.
+  const int64_t slabs = (K + DB::KC - 1) / DB::KC, kc_max = (K + slabs - 1) / slabs;
+  for (int64_t pc = 0; pc < K; pc += kc_max) {
+    const int64_t kc = std::min(kc_max, K - pc);
+    for (int64_t jp = 0; jp < panels; ++jp) {
+      const float* w = wp + (jp * K + pc) * NR;
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t oh = u / per_row, ow = (u % per_row) * MR, mr = std::min<int64_t>(MR, x.OW - ow);
+        tiles[static_cast<size_t>(mr - 1)](kc, off.data() + pc, x.x + oh * x.W + ow, w,
+                                           outw + (oh * x.OW + ow) * ldo + jp * NR, ldo, pc > 0);
+      }
+    }
+  }
+}
+
+void conv_direct_unpack(int64_t M, const float* outw, int64_t ldo, int64_t L, const float* bias, float* out) {
+  int64_t o0 = 0;
+#if defined(__AVX2__)
+  // Eight channels x eight positions at a time, transposed in registers.
+  for (; o0 + 8 <= M; o0 += 8) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (int64_t l = 0; l < L; l += 8) {
+      const int rows = static_cast<int>(std::min<int64_t>(8, L - l));
+      const float* src = outw + l * ldo + o0;
+      __m256 r[8];
+      for (int q = 0; q < 8; ++q) r[q] = q < rows ? _mm256_loadu_ps(src + q * ldo) : zero;
+      gemm_detail::transpose_8x8_regs(r);
+      for (int q = 0; q < 8; ++q) {
+        if (bias != nullptr) r[q] = _mm256_add_ps(r[q], _mm256_set1_ps(bias[o0 + q]));
+        gemm_detail::store_first(out + (o0 + q) * L + l, r[q], rows);
+      }
+    }
+  }
+#endif
+  for (; o0 < M; ++o0) {
+    const float b = bias != nullptr ? bias[o0] : 0.0f;
+    for (int64_t l = 0; l < L; ++l) out[o0 * L + l] = outw[l * ldo + o0] + b;
+  }
 }
 
 void conv_gemm(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out, bool accumulate) {

@@ -43,14 +43,14 @@ namespace gemm_detail {
 // chunks of B that stay in its L2.
 template <class T> struct Blocking;
 #if defined(__AVX512F__)
-template <> struct Blocking<float> { static constexpr int MR = 12, NV = 2; static constexpr int64_t KC = 384, MC = 192, NC = 3072, NCS = 512; };
-template <> struct Blocking<double> { static constexpr int MR = 12, NV = 2; static constexpr int64_t KC = 256, MC = 144, NC = 2048, NCS = 256; };
+template <> struct Blocking<float> { static constexpr int MR = 12, MR_ALT = 8, NV = 2; static constexpr int64_t KC = 384, MC = 192, NC = 3072, NCS = 512; };
+template <> struct Blocking<double> { static constexpr int MR = 12, MR_ALT = 8, NV = 2; static constexpr int64_t KC = 256, MC = 144, NC = 2048, NCS = 256; };
 #elif defined(__AVX2__)
-template <> struct Blocking<float> { static constexpr int MR = 6, NV = 2; static constexpr int64_t KC = 256, MC = 144, NC = 3072, NCS = 256; };
-template <> struct Blocking<double> { static constexpr int MR = 6, NV = 2; static constexpr int64_t KC = 256, MC = 72, NC = 2048, NCS = 128; };
+template <> struct Blocking<float> { static constexpr int MR = 6, MR_ALT = 6, NV = 2; static constexpr int64_t KC = 256, MC = 144, NC = 3072, NCS = 256; };
+template <> struct Blocking<double> { static constexpr int MR = 6, MR_ALT = 6, NV = 2; static constexpr int64_t KC = 256, MC = 72, NC = 2048, NCS = 128; };
 #else
-template <> struct Blocking<float> { static constexpr int MR = 4, NV = 4; static constexpr int64_t KC = 256, MC = 96, NC = 2048, NCS = 256; };
-template <> struct Blocking<double> { static constexpr int MR = 4, NV = 4; static constexpr int64_t KC = 256, MC = 96, NC = 2048, NCS = 256; };
+template <> struct Blocking<float> { static constexpr int MR = 4, MR_ALT = 4, NV = 4; static constexpr int64_t KC = 256, MC = 96, NC = 2048, NCS = 256; };
+template <> struct Blocking<double> { static constexpr int MR = 4, MR_ALT = 4, NV = 4; static constexpr int64_t KC = 256, MC = 96, NC = 2048, NCS = 256; };
 #endif
 
 template <class T> struct VecOf;
@@ -387,11 +387,11 @@ inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict 
 // per-thread buffer that stays in L2 while every row tile uses it. (The
 // general path packs a whole KC x NC panel to L3 first, which pays off only
 // when many A blocks reuse it.)
-template <class T, class BSource>
+template <class T, int MR, class BSource>
 void gemm_one_block(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSource& b, Matrix<T> c, bool accumulate) {
   using V = typename VecOf<T>::type;
   using B = Blocking<T>;
-  constexpr int MR = B::MR, NV = B::NV, NR = NV * V::size;
+  constexpr int NV = B::NV, NR = NV * V::size;
   constexpr int64_t KC = B::KC, NCS = B::NCS;
   static_assert(NCS % NR == 0, "chunks hold whole tiles");
   const int64_t m_tiles = (M + MR - 1) / MR;
@@ -436,7 +436,14 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, const BSourc
   constexpr int64_t KC = B::KC, MC = B::MC, NC = B::NC;
   static_assert(MC % MR == 0 && NC % NR == 0, "blocks hold whole tiles");
   if (M <= MC) {
-    gemm_one_block<T, BSource>(M, N, K, a, b, c, accumulate);
+    constexpr int MR_ALT = B::MR_ALT;
+    if constexpr (MR_ALT != MR) {
+      if ((M + MR_ALT - 1) / MR_ALT * MR_ALT < (M + MR - 1) / MR * MR) {
+        gemm_one_block<T, MR_ALT>(M, N, K, a, b, c, accumulate);
+        return;
+      }
+    }
+    gemm_one_block<T, MR>(M, N, K, a, b, c, accumulate);
     return;
   }
 

@@ -215,6 +215,24 @@ TEST(Conv2d, LargerImageCrossesGemmBlocks) {
   check_case(k, kFloat32);
 }
 
+// The stride-1 direct route: output rows that end in a short tile (OW = 17
+// and 31 are no multiple of any tile height), channel counts that leave part
+// of a weight panel empty and a transpose tail in the unpack (O = 20, 70), more
+// taps than one slab (K = 360 forward, 630 for the input gradient), and both
+// ways of sharing the work: images in parallel (N = 9) and one image's tiles
+// in parallel (N = 1).
+TEST(Conv2d, DirectRouteTilesPanelsAndSlabs) {
+  manual_seed(16);
+  Case k = make(9, 5, 6, 17, 20, 3, 3);
+  k.ph = k.pw = 1;
+  check_case(k, kFloat32);
+  k = make(1, 40, 5, 31, 70, 3, 3);
+  k.pw = 1;
+  check_case(k, kFloat32);
+  k = make(2, 3, 4, 30, 8, 1, 5);  // unpadded: the image is read in place
+  check_case(k, kFloat32);
+}
+
 // Shapes that choose between the input gradient's routes: stride 1 with dilation
 // (flipped-kernel convolution), padding beyond dilation * (k - 1) (col2im route),
 // stride 2 (col2im route), a 5x5 kernel.
