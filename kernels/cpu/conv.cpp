@@ -121,19 +121,20 @@ void col2im(const Geometry& g, const T* col, T* x) {
 
 struct ConvGemmFns {
   void (*forward)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>, bool) = nullptr;
-  void (*weight)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>, bool) = nullptr;
   ConvDirectShape (*direct_shape)() = nullptr;
   void (*pack_direct)(int64_t, ConstMatrix<float>, int64_t, float*) = nullptr;
   void (*direct)(int64_t, const float*, const ConvImage&, float*, int64_t, int64_t, int64_t) = nullptr;
   void (*direct_unpack)(int64_t, const float*, int64_t, int64_t, const float*, float*) = nullptr;
+  void (*direct_weight)(int64_t, const float*, int64_t, const ConvImage&, float*, int64_t, int64_t, int64_t, bool) = nullptr;
+  void (*direct_pack_rows)(int64_t, const float*, int64_t, float*, int64_t) = nullptr;
 };
 
 // The active ISA's implicit-GEMM functions; empty on the scalar path (which
 // takes the im2col route).
 ConvGemmFns conv_gemm_fns() {
 #define EMBER_CONV_FNS(isa) \
-  {isa::conv_gemm, isa::conv_weight_gemm, isa::conv_direct_shape, isa::pack_conv_direct_weights, isa::conv_direct, \
-   isa::conv_direct_unpack}
+  {isa::conv_gemm, isa::conv_direct_shape, isa::pack_conv_direct_weights, isa::conv_direct, \
+   isa::conv_direct_unpack, isa::conv_direct_weight, isa::conv_direct_pack_rows}
   switch (active_cpu_isa()) {
     case Isa::avx512: return EMBER_CONV_FNS(avx512);
     case Isa::avx2: return EMBER_CONV_FNS(avx2);
@@ -358,10 +359,60 @@ void conv2d_backward_input_typed(const Tensor& grad_x, const Tensor& grad_out, c
   });
 }
 
+// grad_w through conv_direct_weight: per image, grad_out transposed to
+// channels along its rows and the image padded, then every (tap tile,
+// channel panel) accumulates over the image's positions. The images are cut
+// into P fixed slices (P depends on N only) summed into their own (Kc, ldo)
+// buffers, then added in slice order and transposed into grad_w: the same
+// sums in the same order for any thread count. Returns false (nothing done)
+// on an ISA without it.
+bool conv2d_backward_weight_direct(const Geometry& g, const ConvGemmFns& fast, const float* pgo, const float* px,
+                                   float* pgw) {
+  if (fast.direct_weight == nullptr) return false;
+  const auto [NR, MR] = fast.direct_shape();
+  const int64_t ldo = (g.Og + NR - 1) / NR * NR, per_group = g.Kc * ldo, size = g.G * per_group;
+  const int64_t tiles = (g.Kc + MR - 1) / MR * (ldo / NR);
+  const int64_t P = std::min<int64_t>(g.N, 8);
+  std::vector<float> partial(static_cast<size_t>(P * size));
+  const bool split = few_images(P);
+  const int64_t tile_flops = 2 * MR * NR * g.L;
+  const int64_t grain = split ? std::max<int64_t>(1, (int64_t{1} << 17) / tile_flops) : tiles;
+  parallel_range(0, P, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> padded, rows(static_cast<size_t>(g.L * ldo));  // this task's
+    for (int64_t p = lo; p < hi; ++p) {
+      float* dst = partial.data() + p * size;
+      const int64_t n0 = g.N * p / P, n1 = g.N * (p + 1) / P;
+      for (int64_t n = n0; n < n1; ++n) {
+        for (int64_t gr = 0; gr < g.G; ++gr) {
+          fast.direct_pack_rows(g.Og, pgo + (n * g.O + gr * g.Og) * g.L, g.L, rows.data(), ldo);
+          const ConvImage x = padded_copy(conv_image(g, px + (n * g.C + gr * g.Cg) * g.H * g.W), padded);
+          parallel_range(0, tiles, grain, [&](int64_t t0, int64_t t1) {
+            fast.direct_weight(g.Og, rows.data(), ldo, x, dst + gr * per_group, ldo, t0, t1, n != n0);
+          });
+        }
+      }
+    }
+  });
+  float* sum = partial.data();
+  for (int64_t p = 1; p < P; ++p) {
+    const float* src = partial.data() + p * size;
+    parallel_range(0, size, kGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) sum[i] += src[i];
+    });
+  }
+  for (int64_t gr = 0; gr < g.G; ++gr) fast.direct_unpack(g.Og, sum + gr * per_group, ldo, g.Kc, nullptr, pgw + gr * g.Og * g.Kc);
+  return true;
+}
+
 // grad_w: (O, Cg, KH, KW), grad_out: (N, O, OH, OW), x: (N, C, H, W); all contiguous.
 template <class T>
 void conv2d_backward_weight_typed(const Tensor& grad_w, const Tensor& grad_out, const Tensor& x, const Conv2dArgs& args) {
   const Geometry g(x.shape(), grad_w.shape(), grad_out.shape(), args);
+  if constexpr (std::is_same_v<T, float>) {
+    if (!g.direct() && conv2d_backward_weight_direct(g, conv_gemm_fns(), grad_out.data_ptr<float>(),
+                                                     x.data_ptr<float>(), grad_w.data_ptr<float>()))
+      return;
+  }
   const T* pgo = grad_out.data_ptr<T>();
   const T* px = x.data_ptr<T>();
   T* pgw = grad_w.data_ptr<T>();
@@ -369,26 +420,14 @@ void conv2d_backward_weight_typed(const Tensor& grad_w, const Tensor& grad_out, 
   // Fixed partition of the images into P slices, each summed into its own buffer.
   const int64_t P = std::min<int64_t>(g.N, 8);
   std::vector<T> partial(static_cast<size_t>((P - 1) * wsize));
-  ConvGemmFns fast;
-  if constexpr (std::is_same_v<T, float>) fast = conv_gemm_fns();
-  const bool implicit = fast.weight != nullptr && !g.direct();
   parallel_range(0, P, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<float> padded;  // this task's padded image (padded_copy)
-    std::unique_ptr<T[]> col(g.direct() || implicit ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
+    std::unique_ptr<T[]> col(g.direct() ? nullptr : new T[static_cast<size_t>(g.Kc * g.L)]);
     for (int64_t p = lo; p < hi; ++p) {
       T* dst = p == 0 ? pgw : partial.data() + (p - 1) * wsize;
       const int64_t n0 = g.N * p / P, n1 = g.N * (p + 1) / P;
       for (int64_t n = n0; n < n1; ++n) {
         for (int64_t gr = 0; gr < g.G; ++gr) {
           const T* xg = px + (n * g.C + gr * g.Cg) * g.H * g.W;
-          if constexpr (std::is_same_v<T, float>) {
-            if (implicit) {
-              fast.weight(g.Og, ConstMatrix<float>{pgo + (n * g.O + gr * g.Og) * g.L, g.L, 1},
-                          padded_copy(conv_image(g, xg), padded),
-                          Matrix<float>{dst + gr * g.Og * g.Kc, g.Kc, 1}, n != n0);
-              continue;
-            }
-          }
           ConstMatrix<T> cols_t{xg, 1, g.L};  // col^T: (L, Kc)
           if (!g.direct()) {
             im2col(g, xg, col.get());

@@ -9,7 +9,6 @@
 // (c, i, j) holds x[c, oh * sh - ph + i * dh, ow * sw - pw + j * dw] (zero
 // outside the image) at column oh * OW + ow:
 //   conv_gemm:        out (M, OH*OW)    (+)= w (M, C*KH*KW) @ col
-//   conv_weight_gemm: gw  (M, C*KH*KW)  (+)= go (M, OH*OW) @ col^T
 #pragma once
 
 #include <cstdint>
@@ -47,18 +46,26 @@ struct ConvImage {
 //                       (u % T) * MR, with T = ceil(OW / MR) tiles per row.
 //   conv_direct_unpack: out (M, L) = the first M columns of outw (L, ldo) transposed
 //                       (+ bias[o] on row o when bias is given).
+// The weight gradient the same way round, at any stride: with g the output
+// gradient (M, OH * OW) laid out by conv_direct_pack_rows as (OH * OW, ldo),
+//   conv_direct_weight: gwt (K, ldo) (+)= col @ g over one image, for the tiles [u0, u1):
+//                       tile u is taps [(u / P) * MR, + MR) x channels [(u % P) * NR, + NR)
+//                       with P = ceil(M / NR) panels; gwt^T's first M rows are grad_w.
+//   conv_direct_pack_rows: dst (L, ldo) = src (M, L) transposed, zero columns past M.
 struct ConvDirectShape {
   int64_t NR, MR;  // channels per weight panel, positions per register tile
 };
 #define EMBER_DECLARE_CONV_GEMM(isa)                                                                          \
   namespace isa {                                                                                             \
   void conv_gemm(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out, bool accumulate);   \
-  void conv_weight_gemm(int64_t M, ConstMatrix<float> go, const ConvImage& x, Matrix<float> gw, bool accumulate); \
   ConvDirectShape conv_direct_shape();                                                                        \
   void pack_conv_direct_weights(int64_t M, ConstMatrix<float> w, int64_t K, float* dst);                     \
   void conv_direct(int64_t M, const float* wp, const ConvImage& x, float* outw, int64_t ldo, int64_t u0,     \
                    int64_t u1);                                                                               \
   void conv_direct_unpack(int64_t M, const float* outw, int64_t ldo, int64_t L, const float* bias, float* out); \
+  void conv_direct_weight(int64_t M, const float* g, int64_t ldg, const ConvImage& x, float* gwt, int64_t ldo,   \
+                          int64_t u0, int64_t u1, bool accumulate);                                             \
+  void conv_direct_pack_rows(int64_t M, const float* src, int64_t L, float* dst, int64_t ldo);                 \
   }
 EMBER_DECLARE_CONV_GEMM(avx2)
 EMBER_DECLARE_CONV_GEMM(avx512)

@@ -2,9 +2,9 @@
 // and compiled per ISA inside gemm_avx2.cpp / gemm_avx512.cpp (which also hold
 // the packed GEMM the first runs on; see vec.hpp, Note [per-ISA namespaces]).
 //
-// Both B sources write rows of col in runs that stay on one output row: along
-// such a run, stride-1 taps read consecutive input columns, so a row is a few
-// clipped copies rather than a gather.
+// The implicit GEMM's B source writes rows of col in runs that stay on one
+// output row: along such a run, stride-1 taps read consecutive input columns,
+// so a row is a few clipped copies rather than a gather.
 #pragma once
 
 #include <array>
@@ -61,11 +61,11 @@ inline void im2col_row(const ConvImage& g, int64_t k, int64_t l0, int64_t len, f
   }
 }
 
-// Both sources pack a range of micro-panels at a time (pack_range, see
-// StridedB): eight rows of col (or of col^T) are first written out as plain
-// rows into a small staging buffer, each a few clipped copies, then moved into
-// the panels with full vector loads and stores (or 8 x 8 transposes). Packing
-// panel by panel straight from the image instead costs a gather per element.
+// The source packs a range of micro-panels at a time (pack_range, see
+// StridedB): eight rows of col are first written out as plain rows into a
+// small staging buffer, each a few clipped copies, then moved into the panels
+// with full vector loads and stores. Packing panel by panel straight from the
+// image instead costs a gather per element.
 
 // B = col: K runs over taps (c, i, j), N over output positions.
 struct Im2colB {
@@ -81,34 +81,6 @@ struct Im2colB {
         const int64_t rn = std::min<int64_t>(8, kc - p);
         for (int64_t q = 0; q < rn; ++q) im2col_row<V>(g, p0 + p + q, j0 + c0, cn, staged[q]);
         rows_to_panels<float, V, NR>(rows, rn, cn, kc, p, dst + (c0 / NR) * kc * NR);
-      }
-    }
-  }
-};
-
-// B = col^T: K runs over output positions, N over taps (c, i, j).
-struct Im2colTB {
-  const ConvImage& g;
-  template <class V, int NR>
-  void pack_range(int64_t p0, int64_t kc, int64_t j0, int64_t n, float* dst) const {
-    static_assert(NR % 8 == 0, "taps are staged eight at a time");
-    constexpr int64_t kPiece = 256;  // positions staged per tap
-    constexpr int64_t kStride = kPiece + V::size;
-    alignas(64) float rows[8][kStride];
-    const int64_t n_padded = (n + NR - 1) / NR * NR;
-    for (int64_t q0 = 0; q0 < kc; q0 += kPiece) {
-      const int64_t qn = std::min(kPiece, kc - q0);
-      for (int64_t jt = 0; jt < n_padded; jt += 8) {
-        const int taps = static_cast<int>(std::clamp<int64_t>(n - jt, 0, 8));
-        for (int u = 0; u < taps; ++u) im2col_row<V>(g, j0 + jt + u, p0 + q0, qn, rows[u]);
-        // d[p * NR + u] = rows[u][p]: tap u of this group at position q0 + p (zero for u >= taps).
-        float* d = dst + (jt / NR) * kc * NR + q0 * NR + jt % NR;
-        int64_t p = 0;
-#if defined(__AVX2__)
-        for (; p + 8 <= qn; p += 8) transpose_rows_x8(rows[0] + p, kStride, taps, d + p * NR, NR, 8);
-#endif
-        for (; p < qn; ++p)
-          for (int u = 0; u < 8; ++u) d[p * NR + u] = u < taps ? rows[u][p] : 0.0f;
       }
     }
   }
@@ -165,6 +137,73 @@ constexpr std::array<DirectTileFn, sizeof...(I)> direct_tiles(std::index_sequenc
   return {&direct_tile<Vf, static_cast<int>(I) + 1, DirectBlocking::NV>...};
 }
 
+// The weight gradient's tile: acc (R taps x NR channels) = sum over the
+// output positions (oh, ow) of x[off[r] + oh * sh * W + ow * sw] * g[oh * OW + ow][0, NR)
+// (g: the output gradient with channels along its rows, leading dimension ldg);
+// then c = acc (add: c += acc), row r at c + r * ldc. The R taps read R
+// different rows of the image, one pointer each; the positions of an output
+// row advance all of them together.
+template <class V, int R, int NV>
+void weight_tile(const ConvImage& x, const int64_t* __restrict off, const float* __restrict g, int64_t ldg, float* c,
+                 int64_t ldc, bool add) {
+  V acc[R][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[r][j] = V::zero();
+  for (int64_t oh = 0; oh < x.OH; ++oh) {
+    const float* src[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) src[r] = x.x + off[r] + oh * x.sh * x.W;
+    const float* grow = g + oh * x.OW * ldg;
+    for (int64_t ow = 0, iw = 0; ow < x.OW; ++ow, iw += x.sw) {
+      V gv[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) gv[j] = V::load(grow + ow * ldg + j * V::size);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const V xr = V::broadcast(src[r][iw]);
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) acc[r][j] = fmadd(xr, gv[j], acc[r][j]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      float* dst = c + r * ldc + j * V::size;
+      (add ? V::load(dst) + acc[r][j] : acc[r][j]).store(dst);
+    }
+}
+
+using WeightTileFn = void (*)(const ConvImage&, const int64_t*, const float*, int64_t, float*, int64_t, bool);
+template <size_t... I>
+constexpr std::array<WeightTileFn, sizeof...(I)> weight_tiles(std::index_sequence<I...>) {
+  return {&weight_tile<Vf, static_cast<int>(I) + 1, DirectBlocking::NV>...};
+}
+
+#if defined(__AVX2__)
+// The first n (1..8) floats at p, zeros after them; nothing past p + n is read.
+inline __m256 load_first(const float* p, int n) {
+  if (n == 8) return _mm256_loadu_ps(p);
+  alignas(32) float t[8] = {};
+  std::copy(p, p + n, t);
+  return _mm256_load_ps(t);
+}
+#endif
+
+// Tap (c, i, j) of x -> the start of the input row it reads for output row 0.
+inline std::vector<int64_t> tap_offsets(const ConvImage& x) {
+  const int64_t K = x.C * x.KH * x.KW, taps = x.KH * x.KW;
+  std::vector<int64_t> off(static_cast<size_t>(K));
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t c = k / taps, i = (k % taps) / x.KW, j = k % x.KW;
+    off[static_cast<size_t>(k)] = (c * x.H + i * x.dh) * x.W + j * x.dw;
+  }
+  return off;
+}
+
 }  // namespace gemm_detail
 
 ConvDirectShape conv_direct_shape() {
@@ -188,13 +227,8 @@ void conv_direct(int64_t M, const float* wp, const ConvImage& x, float* outw, in
   using DB = gemm_detail::DirectBlocking;
   constexpr int MR = DB::MR, NR = DB::NV * Vf::size;
   static constexpr auto tiles = gemm_detail::direct_tiles(std::make_index_sequence<MR>());
-  const int64_t K = x.C * x.KH * x.KW, panels = (M + NR - 1) / NR, taps = x.KH * x.KW;
-  const int64_t per_row = (x.OW + MR - 1) / MR;
-  std::vector<int64_t> off(static_cast<size_t>(K));  // tap (c, i, j) -> its shifted row's start in x
-  for (int64_t k = 0; k < K; ++k) {
-    const int64_t c = k / taps, i = (k % taps) / x.KW, j = k % x.KW;
-    off[static_cast<size_t>(k)] = (c * x.H + i * x.dh) * x.W + j * x.dw;
-  }
+  const int64_t K = x.C * x.KH * x.KW, panels = (M + NR - 1) / NR, per_row = (x.OW + MR - 1) / MR;
+  const std::vector<int64_t> off = gemm_detail::tap_offsets(x);
   // Equal slabs of at most KC taps.
   const int64_t slabs = (K + DB::KC - 1) / DB::KC, kc_max = (K + slabs - 1) / slabs;
   for (int64_t pc = 0; pc < K; pc += kc_max) {
@@ -208,6 +242,38 @@ void conv_direct(int64_t M, const float* wp, const ConvImage& x, float* outw, in
       }
     }
   }
+}
+
+void conv_direct_weight(int64_t M, const float* g, int64_t ldg, const ConvImage& x, float* gwt, int64_t ldo, int64_t u0,
+                        int64_t u1, bool accumulate) {
+  using DB = gemm_detail::DirectBlocking;
+  constexpr int MR = DB::MR, NR = DB::NV * Vf::size;
+  static constexpr auto tiles = gemm_detail::weight_tiles(std::make_index_sequence<MR>());
+  const int64_t K = x.C * x.KH * x.KW, panels = (M + NR - 1) / NR;
+  const std::vector<int64_t> off = gemm_detail::tap_offsets(x);
+  for (int64_t u = u0; u < u1; ++u) {
+    const int64_t k = (u / panels) * MR, jp = u % panels, mr = std::min<int64_t>(MR, K - k);
+    tiles[static_cast<size_t>(mr - 1)](x, off.data() + k, g + jp * NR, ldg, gwt + k * ldo + jp * NR, ldo, accumulate);
+  }
+}
+
+void conv_direct_pack_rows(int64_t M, const float* src, int64_t L, float* dst, int64_t ldo) {
+  int64_t o0 = 0;
+#if defined(__AVX2__)
+  // Eight channels x eight positions at a time, transposed in registers.
+  for (; o0 + 8 <= M; o0 += 8) {
+    for (int64_t l = 0; l < L; l += 8) {
+      const int lanes = static_cast<int>(std::min<int64_t>(8, L - l));
+      __m256 r[8];
+      for (int q = 0; q < 8; ++q) r[q] = gemm_detail::load_first(src + (o0 + q) * L + l, lanes);
+      gemm_detail::transpose_8x8_regs(r);
+      for (int q = 0; q < lanes; ++q) _mm256_storeu_ps(dst + (l + q) * ldo + o0, r[q]);
+    }
+  }
+#endif
+  for (; o0 < M; ++o0)
+    for (int64_t l = 0; l < L; ++l) dst[l * ldo + o0] = src[o0 * L + l];
+  for (int64_t l = 0; l < L; ++l) std::fill(dst + l * ldo + M, dst + (l + 1) * ldo, 0.0f);
 }
 
 void conv_direct_unpack(int64_t M, const float* outw, int64_t ldo, int64_t L, const float* bias, float* out) {
@@ -237,10 +303,6 @@ void conv_direct_unpack(int64_t M, const float* outw, int64_t ldo, int64_t L, co
 
 void conv_gemm(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out, bool accumulate) {
   gemm_detail::gemm_packed<float>(M, x.OH * x.OW, x.C * x.KH * x.KW, w, gemm_detail::Im2colB{x}, out, accumulate);
-}
-
-void conv_weight_gemm(int64_t M, ConstMatrix<float> go, const ConvImage& x, Matrix<float> gw, bool accumulate) {
-  gemm_detail::gemm_packed<float>(M, x.C * x.KH * x.KW, x.OH * x.OW, go, gemm_detail::Im2colTB{x}, gw, accumulate);
 }
 
 }  // namespace ember::cpu::EMBER_ISA_NS

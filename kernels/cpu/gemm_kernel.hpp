@@ -299,7 +299,7 @@ inline void rows_to_panels(const T* const* rows, int64_t rn, int64_t n, int64_t 
 // kc, j0, n, dst) writes rows [p0, p0 + kc) and columns [j0, j0 + n) of B as
 // ceil(n / NR) consecutive micro-panels of kc steps of NR values (zeros in the
 // last panel's columns past n). StridedB reads a strided matrix; the
-// convolution sources (conv_gemm_kernel.hpp) read im2col views of an image.
+// convolution's source (conv_gemm_kernel.hpp) reads an im2col view of an image.
 template <class T>
 struct StridedB {
   ConstMatrix<T> m;
