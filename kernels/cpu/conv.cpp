@@ -1,12 +1,14 @@
 // CPU kernels of conv2d (NCHW) and its two backward ops, as GEMMs.
 //
 // float32 on the AVX2 / AVX-512 paths runs the convolutions of conv_gemm.hpp:
-// at stride 1 conv_direct (the image broadcast from a padded copy, the
-// weights packed once, see implicit_conv), else the implicit GEMM (B packed
-// straight from a padded copy of the image); the input gradient at stride 1
-// as a convolution of grad_out with the flipped kernel, and the weight
-// gradient on the implicit GEMM. Everything else, and the scalar path, uses
-// im2col + gemm as below.
+// the forward pass at stride 1 on conv_direct (the image broadcast from a
+// padded copy, the weights packed once, see implicit_conv), at other strides
+// on the implicit GEMM (B packed straight from a padded copy of the image);
+// the input gradient at stride 1 as a convolution of grad_out with the
+// flipped kernel on conv_direct; the weight gradient at any stride on
+// conv_direct_weight. Everything else (1x1 kernels at stride 1 with no
+// padding, the input gradient at other strides), and the scalar path, uses
+// im2col (or no im2col) + gemm as below.
 //
 // Shapes (G = groups, Cg = C / G, Og = O / G, L = OH * OW, Kc = Cg * KH * KW):
 //   forward:         out[n, g] (Og, L)  = w[g] (Og, Kc) @ col(x[n, g]) (Kc, L)  (+ bias)
