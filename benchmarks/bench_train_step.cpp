@@ -1,6 +1,7 @@
 // One training step (forward, cross entropy, backward, Adam) of the Fashion-MNIST
 // MLP (784-512-256-10) and CNN (32/64-channel conv+BN+ReLU+maxpool blocks, 128
-// hidden units) at batch 128, the models ember-fashion-mnist trains; and one
+// hidden units) at batch 128, the models ember-fashion-mnist trains (the MLP
+// also under bfloat16 autocast); and one
 // epoch of the MLP over 10240 examples through a shuffling DataLoader, once in
 // a train::Learner (its task graphs, serial) and once in a hand-written loop,
 // which together price the data path and the Learner against the bare steps.
@@ -31,13 +32,18 @@ std::shared_ptr<ember::nn::Module> cnn() {
       std::make_shared<Flatten>(), std::make_shared<Linear>(64 * 7 * 7, 128), std::make_shared<ReLU>(), std::make_shared<Linear>(128, 10));
 }
 
-void run_steps(benchmark::State& state, std::shared_ptr<ember::nn::Module> model) {
+// autocast: forward and loss under AutocastGuard(kBFloat16) (bfloat16 matmuls and convolutions).
+void run_steps(benchmark::State& state, std::shared_ptr<ember::nn::Module> model, bool autocast = false) {
   ember::manual_seed(0);
   ember::Tensor x = ember::randn({128, 1, 28, 28});
   ember::Tensor y = ember::randint(0, 10, {128});
   ember::optim::Adam opt(model->parameters(), adam_lr(1e-3));
   for (auto _ : state) {
-    ember::Tensor loss = ember::nn::cross_entropy(model->forward(x), y);
+    ember::Tensor loss;
+    {
+      ember::AutocastGuard amp(ember::kBFloat16, autocast);
+      loss = ember::nn::cross_entropy(model->forward(x), y);
+    }
     opt.zero_grad();
     loss.backward();
     opt.step();
@@ -49,6 +55,7 @@ void run_steps(benchmark::State& state, std::shared_ptr<ember::nn::Module> model
 
 void BM_MlpStep(benchmark::State& state) { run_steps(state, mlp()); }
 void BM_CnnStep(benchmark::State& state) { run_steps(state, cnn()); }
+void BM_MlpStepBf16(benchmark::State& state) { run_steps(state, mlp(), true); }
 
 constexpr int64_t kEpochExamples = 10240;
 
@@ -89,6 +96,7 @@ void BM_MlpEpochLoop(benchmark::State& state) {
 
 BENCHMARK(BM_MlpStep)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_CnnStep)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
+BENCHMARK(BM_MlpStepBf16)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_MlpEpochLearner)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK(BM_MlpEpochLoop)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK_MAIN();

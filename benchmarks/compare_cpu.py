@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Runs the same CPU workloads in ember and PyTorch, interleaved, and prints median ratios.
 
-Workloads: SGEMM m=n=k in {256, 512, 1024, 2048}; conv2d forward, backward and
-forward+backward on the Fashion-MNIST CNN's two layers and a ResNet block; one
-training step (forward, cross entropy, backward, Adam) of the Fashion-MNIST MLP
-and CNN at batch 128; one MLP epoch over 10240 examples through a shuffling
+Workloads: SGEMM m=n=k in {256, 512, 1024, 2048}; bfloat16 GEMM at 256 and
+1024; conv2d forward, backward and forward+backward on the Fashion-MNIST CNN's
+two layers and a ResNet block; one training step (forward, cross entropy,
+backward, Adam) of the Fashion-MNIST MLP and CNN at batch 128, and of the MLP
+under bfloat16 autocast; one MLP epoch over 10240 examples through a shuffling
 DataLoader (ember: in a Learner and in a hand loop; PyTorch: its DataLoader and
 loop). ember's side is its Google Benchmark binaries
 (bench_gemm, bench_conv, bench_train_step); PyTorch's is this script in
@@ -28,6 +29,7 @@ import sys
 import time
 
 GEMM_SIZES = [256, 512, 1024, 2048]
+BF16_GEMM_SIZES = [256, 1024]  # the sizes of bench_gemm's BF16GEMM rows
 CONV_CASES = {  # name: (batch, in channels, out channels, size, input requires grad)
     "CnnConv1": (128, 1, 32, 28, False),
     "CnnConv2": (128, 32, 64, 14, True),
@@ -57,6 +59,9 @@ def torch_worker(threads, seconds):
     for n in GEMM_SIZES:
         a, b = torch.randn(n, n), torch.randn(n, n)
         results[f"SGEMM/{n}"] = timeit(lambda: torch.mm(a, b))
+    for n in BF16_GEMM_SIZES:
+        a, b = torch.randn(n, n).bfloat16(), torch.randn(n, n).bfloat16()
+        results[f"BF16GEMM/{n}"] = timeit(lambda: torch.mm(a, b))
     for name, (batch, c, o, hw, input_grad) in CONV_CASES.items():
         x = torch.randn(batch, c, hw, hw, requires_grad=input_grad)
         w = (torch.randn(o, c, 3, 3) * 0.1).requires_grad_()
@@ -86,14 +91,15 @@ def torch_worker(threads, seconds):
             nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
 
-    for name, make in (("MlpStep", mlp), ("CnnStep", cnn)):
+    for name, make, amp in (("MlpStep", mlp, False), ("CnnStep", cnn, False), ("MlpStepBf16", mlp, True)):
         torch.manual_seed(0)
         model = make()
         x, y = torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
         def step():
-            loss = nn.functional.cross_entropy(model(x), y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+                loss = nn.functional.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -129,17 +135,18 @@ def run_ember(build, threads, seconds):
         path = os.path.join(build, "benchmarks", binary)
         args = [path, "--benchmark_format=json", f"--benchmark_min_time={seconds}"] + extra
         if binary == "bench_gemm":
-            args.append("--benchmark_filter=SGEMM/avx[0-9]+/A_B/")  # the vector paths; the scalar one is a reference
+            args.append("--benchmark_filter=(SGEMM|BF16GEMM)/avx[0-9]+/A_B/")  # the vector paths; the scalar one is a reference
         proc = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
         for b in json.loads(proc.stdout)["benchmarks"]:
             name = b["name"].replace("/real_time", "")
             ms = b["real_time"] * {"ms": 1.0, "us": 1e-3, "ns": 1e-6, "s": 1e3}[b["time_unit"]]
-            if binary == "bench_gemm":  # SGEMM/<isa>/A_B/<n>[/options]: keep the best ISA path
-                path_isa, n = name.split("/")[1], name.split("/")[3]
-                key = f"SGEMM/{n}"
+            if binary == "bench_gemm":  # (SGEMM|BF16GEMM)/<isa>/A_B/<n>[/options]: keep the best ISA path
+                kind, path_isa, n = name.split("/")[0], name.split("/")[1], name.split("/")[3]
+                key = f"{kind}/{n}"
                 if key not in out or ms < out[key]:
                     out[key] = ms
-                    isa = path_isa
+                    if kind == "SGEMM":
+                        isa = path_isa
             elif binary == "bench_train_step":
                 out[name.split("/")[0].replace("BM_", "")] = ms
             else:

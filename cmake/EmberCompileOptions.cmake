@@ -44,7 +44,10 @@ endfunction()
 # at run time from cpuid, so one binary runs on any x86-64.
 function(ember_set_isa_flags sources)
   foreach(src IN LISTS sources)
-    if(src MATCHES "_avx512\\.cpp$")
+    if(src MATCHES "_avx512bf16\\.cpp$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS
+        "-mavx512bf16;-mavx512f;-mavx512bw;-mavx512dq;-mavx512vl;-mfma;-mavx2;-mf16c")
+    elseif(src MATCHES "_avx512\\.cpp$")
       set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS
         "-mavx512f;-mavx512bw;-mavx512dq;-mavx512vl;-mfma;-mavx2;-mf16c")
     elseif(src MATCHES "_avx2\\.cpp$")

@@ -189,28 +189,39 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, ConstMatrix<S> a, ConstMatrix
 
 // rows x cols of a strided 16-bit matrix, widened into a dense row-major float buffer (rows split across the pool).
 template <class T>
-std::vector<float> widen(ConstMatrix<T> m, int64_t rows, int64_t cols) {
-  std::vector<float> out(static_cast<size_t>(rows * cols));
+void widen(ConstMatrix<T> m, int64_t rows, int64_t cols, float* out) {
   parallel_range(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1)), [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i)
-      for (int64_t j = 0; j < cols; ++j) out[static_cast<size_t>(i * cols + j)] = static_cast<float>(m.data[i * m.rs + j * m.cs]);
+      for (int64_t j = 0; j < cols; ++j) out[i * cols + j] = static_cast<float>(m.data[i * m.rs + j * m.cs]);
   });
-  return out;
 }
 
-// float16/bfloat16 on the packed float32 GEMM: A and B widened (exactly) to
-// float, C accumulated in float and rounded once, as the reference path
-// computes, at the packed kernel's speed plus one pass over each operand.
+// float16/bfloat16 with C accumulated in float and rounded once, as the
+// reference path computes: bfloat16 on the AVX-512 BF16 dot products where
+// the CPU has them, else the packed float32 GEMM on A and B widened (exactly)
+// to float, at its speed plus one pass over each operand.
 template <class T>
 void gemm_16bit_packed(Isa isa, int64_t M, int64_t N, int64_t K, ConstMatrix<T> a, ConstMatrix<T> b, Matrix<T> c,
                        bool accumulate) {
-  std::vector<float> fa = widen(a, M, K), fb = widen(b, K, N);
-  std::vector<float> fc = accumulate ? widen(ConstMatrix<T>{c.data, c.rs, c.cs}, M, N)
-                                     : std::vector<float>(static_cast<size_t>(M * N));
-  const ConstMatrix<float> A{fa.data(), K, 1}, B{fb.data(), N, 1};
-  const Matrix<float> C{fc.data(), N, 1};
-  if (isa == Isa::avx512) avx512::sgemm(M, N, K, A, B, C, accumulate);
-  else avx2::sgemm(M, N, K, A, B, C, accumulate);
+  // C in float; written in full by the GEMM unless accumulating, so not zeroed.
+  std::unique_ptr<float[]> fc(new float[static_cast<size_t>(M * N)]);
+  if (accumulate) widen(ConstMatrix<T>{c.data, c.rs, c.cs}, M, N, fc.get());
+  const Matrix<float> C{fc.get(), N, 1};
+  bool done = false;
+  if constexpr (std::is_same_v<T, BFloat16>) {
+    if (isa == Isa::avx512 && cpu_has_avx512_bf16()) {
+      avx512bf16::bf16gemm(M, N, K, a, b, C, accumulate);
+      done = true;
+    }
+  }
+  if (!done) {
+    std::unique_ptr<float[]> fa(new float[static_cast<size_t>(M * K)]), fb(new float[static_cast<size_t>(K * N)]);
+    widen(a, M, K, fa.get());
+    widen(b, K, N, fb.get());
+    const ConstMatrix<float> A{fa.get(), K, 1}, B{fb.get(), N, 1};
+    if (isa == Isa::avx512) avx512::sgemm(M, N, K, A, B, C, accumulate);
+    else avx2::sgemm(M, N, K, A, B, C, accumulate);
+  }
   parallel_range(0, M, std::max<int64_t>(1, 16384 / std::max<int64_t>(N, 1)), [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i)
       for (int64_t j = 0; j < N; ++j) c.data[i * c.rs + j * c.cs] = T(fc[static_cast<size_t>(i * N + j)]);

@@ -8,9 +8,11 @@
 // float16/bfloat16 are computed in float32 and rounded once at the end.
 //
 // float32 and float64 run the packed Goto/BLIS GEMM of the active CPU ISA
-// (gemm_kernel.hpp, compiled per ISA; see isa.hpp); float16/bfloat16 run the
-// float32 one on widened copies of A and B (gemm.cpp: gemm_16bit_packed); the
-// portable blocked GEMM in gemm.cpp is the scalar path and serves the other types.
+// (gemm_kernel.hpp, compiled per ISA; see isa.hpp); bfloat16 on the AVX-512
+// path of a CPU with AVX-512 BF16 runs its dot-product GEMM
+// (gemm_avx512bf16.cpp); other float16/bfloat16 run the float32 one on widened
+// copies of A and B (gemm.cpp: gemm_16bit_packed); the portable blocked GEMM
+// in gemm.cpp is the scalar path and serves the other types.
 #pragma once
 
 #include <cstdint>
@@ -55,5 +57,13 @@ void gemm_reference(int64_t M, int64_t N, int64_t K, ConstMatrix<T> A, ConstMatr
 EMBER_DECLARE_PACKED_GEMM(avx2)
 EMBER_DECLARE_PACKED_GEMM(avx512)
 #undef EMBER_DECLARE_PACKED_GEMM
+
+// bfloat16 operands on the AVX-512 BF16 dot products (gemm_avx512bf16.cpp):
+// C (row-major float32, cs = 1) = or += A @ B. Call only when
+// cpu_has_avx512_bf16(); gemm<BFloat16>() does the choosing.
+namespace avx512bf16 {
+void bf16gemm(int64_t M, int64_t N, int64_t K, ConstMatrix<BFloat16> A, ConstMatrix<BFloat16> B, Matrix<float> C,
+              bool accumulate);
+}
 
 }  // namespace ember::cpu

@@ -23,6 +23,7 @@ namespace {
 struct Features {
   bool avx2 = false;    // AVX2 + FMA + F16C with the OS saving YMM state
   bool avx512 = false;  // AVX-512 F/BW/DQ/VL with the OS saving ZMM and opmask state
+  bool avx512_bf16 = false;  // and the BF16 dot products
   std::string brand;
   std::string list;     // e.g. "avx2 fma f16c"
 };
@@ -50,6 +51,10 @@ Features detect() {
   const bool os_zmm = os_ymm && (xcr0 & 0xE0) == 0xE0;
   f.avx2 = avx && avx2 && fma && f16c && os_ymm;
   f.avx512 = f.avx2 && avx512f && avx512dq && avx512bw && avx512vl && os_zmm;
+  unsigned a71 = 0;
+  if (__get_cpuid_count(7, 1, &a71, &b, &c, &d) == 0) a71 = 0;
+  const bool bf16 = (a71 >> 5) & 1;
+  f.avx512_bf16 = f.avx512 && bf16;
   auto add = [&](bool has, const char* name) {
     if (!has) return;
     if (!f.list.empty()) f.list += ' ';
@@ -63,6 +68,7 @@ Features detect() {
   add(avx512bw, "avx512bw");
   add(avx512dq, "avx512dq");
   add(avx512vl, "avx512vl");
+  add(bf16, "avx512_bf16");
   if (!os_ymm && avx) f.list += " (OS does not save YMM state)";
   if (avx512f && !os_zmm) f.list += " (OS does not save ZMM state)";
   unsigned max_ext = __get_cpuid_max(0x80000000u, nullptr);
@@ -128,6 +134,8 @@ std::vector<Isa> supported_cpu_isas() {
     if (isa_supported(isa)) out.push_back(isa);
   return out;
 }
+
+bool cpu_has_avx512_bf16() { return features().avx512_bf16; }
 
 std::string cpu_features() { return features().brand + ": " + features().list; }
 

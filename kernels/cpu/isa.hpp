@@ -34,6 +34,9 @@ bool isa_supported(Isa isa);
 Isa best_cpu_isa();
 // Every supported path, best last (always starts with scalar).
 std::vector<Isa> supported_cpu_isas();
+// True when the AVX-512 path is supported and the CPU has the AVX-512 BF16
+// dot products (vdpbf16ps), which bfloat16 GEMMs then use.
+bool cpu_has_avx512_bf16();
 // One line describing the CPU's vector features, e.g. "AMD EPYC: avx2 fma f16c".
 std::string cpu_features();
 

@@ -181,6 +181,26 @@ TEST(Linalg, MmReducedPrecisionAndIntegers) {
   EXPECT_EQ(ops::mm(big, ones2)[0][0].item<int64_t>(), int64_t{6000000000});
 }
 
+// bfloat16 matmuls on every path: on the AVX-512 path of a CPU with AVX-512
+// BF16 they run the dot-product GEMM (pairs of k, so odd depths leave a
+// half-empty last pair). Shapes cross its blocks (MC 192, KC 512, NC 3072),
+// with row-major B in full and partial 32-column panels, transposed operands,
+// and an accumulating C.
+TEST(Linalg, Bfloat16GemmAcrossBlocksAndLayouts) {
+  manual_seed(12);
+  SCOPED_TRACE(cpu::cpu_features());
+  for_each_cpu_isa([] {
+    for (const Size3& s : {Size3{200, 3100, 77}, Size3{33, 64, 1025}, Size3{13, 45, 3}, Size3{64, 96, 512}}) {
+      Tensor a = randn({s.m, s.k}, kBFloat16), b = randn({s.k, s.n}, kBFloat16);
+      const double atol = 1e-2 * std::sqrt(static_cast<double>(s.k));
+      EXPECT_TRUE(all_close(ops::mm(a, b), ref_mm_tensor(a, b), atol, 1e-2)) << s.m << "x" << s.n << "x" << s.k;
+      Tensor at = randn({s.k, s.m}, kBFloat16).t(), bt = randn({s.n, s.k}, kBFloat16).t();
+      EXPECT_TRUE(all_close(ops::mm(at, bt), ref_mm_tensor(at, bt), atol, 1e-2)) << "transposed " << s.m << "x" << s.n;
+    }
+    check_gemm_accumulate<BFloat16>(kBFloat16, 70, 33, 1031, 0.5);
+  });
+}
+
 TEST(Linalg, MmEmptyAndDegenerateShapes) {
   for (DType dt : {kFloat32, kInt64}) {
     Tensor out = ops::mm(ones({3, 0}, dt), ones({0, 4}, dt));  // K = 0: all zeros
