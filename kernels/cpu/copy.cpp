@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include <ember/kernels/cpu/elementwise.hpp>
+#include <ember/kernels/cpu/parallel.hpp>
+#include <ember/kernels/cpu/vec_kernels.hpp>
 #include <ember/kernels/cpu/register.hpp>
 
 namespace ember::cpu {
@@ -17,11 +19,28 @@ D convert(S v) {
   else return static_cast<D>(static_cast<OpMath<S>>(v));
 }
 
+// float32 <-> bfloat16 between contiguous tensors of one shape (autocast's
+// casts) on the ISA's vector conversion; false when that does not apply.
+bool convert_bf16_fast(const Tensor& out, const Tensor& src) {
+  const VecKernels* vk = vec_kernels();
+  if (vk == nullptr || !out.is_contiguous() || !src.is_contiguous() || out.shape() != src.shape()) return false;
+  const bool narrow = out.dtype() == kBFloat16 && src.dtype() == kFloat32;
+  if (!narrow && !(out.dtype() == kFloat32 && src.dtype() == kBFloat16)) return false;
+  char* o = static_cast<char*>(out.data_ptr());
+  const char* s = static_cast<const char*>(src.data_ptr());
+  parallel_range(0, out.numel(), kGrain, [&](int64_t lo, int64_t hi) {
+    if (narrow) vk->f32_to_bf16(reinterpret_cast<uint16_t*>(o) + lo, reinterpret_cast<const float*>(s) + lo, hi - lo);
+    else vk->bf16_to_f32(reinterpret_cast<float*>(o) + lo, reinterpret_cast<const uint16_t*>(s) + lo, hi - lo);
+  });
+  return true;
+}
+
 void copy_kernel(const Tensor& out, const Tensor& src, bool /*non_blocking: a host copy is done when it returns*/) {
   if (out.dtype() == src.dtype() && out.is_contiguous() && src.is_contiguous() && out.shape() == src.shape()) {
     std::memcpy(out.data_ptr(), src.data_ptr(), out.nbytes());
     return;
   }
+  if (convert_bf16_fast(out, src)) return;
   visit_dtype(out.dtype(), [&]<class D>() {
     visit_dtype(src.dtype(), [&]<class S>() {
       elementwise<D, S>(out, [](S v) { return convert<D>(v); }, src);

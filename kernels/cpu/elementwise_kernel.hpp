@@ -17,9 +17,12 @@
 // compute-bound on 2 cores at the L3-resident size.
 #pragma once
 
+#include <cstring>
+
 #include <ember/kernels/cpu/vec_kernels.hpp>
 #include <ember/kernels/cpu/vec_loop.hpp>
 #include <ember/kernels/cpu/vec_math.hpp>
+#include <ember/tensor/half.hpp>
 
 namespace ember::cpu::EMBER_ISA_NS {
 namespace elementwise_detail {
@@ -47,6 +50,59 @@ void binary_map(float* out, const float* a, int64_t sa, const float* b, int64_t 
 }
 
 }  // namespace elementwise_detail
+
+// bfloat16 is the top half of a float: widening is a shift; narrowing rounds
+// to nearest even by adding 0x7fff plus the lowest kept bit, and turns a NaN
+// into the quiet NaN with the same top bits (BFloat16::round in half.hpp).
+void bf16_to_f32(float* out, const uint16_t* x, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16) {
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)));
+    _mm512_storeu_si512(out + i, _mm512_slli_epi32(w, 16));
+  }
+#else
+  for (; i + 8 <= n; i += 8) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_slli_epi32(w, 16));
+  }
+#endif
+  for (; i < n; ++i) {
+    const uint32_t u = static_cast<uint32_t>(x[i]) << 16;
+    std::memcpy(out + i, &u, 4);
+  }
+}
+
+void f32_to_bf16(uint16_t* out, const float* x, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+  const __m512i bias = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1), quiet = _mm512_set1_epi32(0x40);
+  for (; i + 16 <= n; i += 16) {
+    const __m512i u = _mm512_loadu_si512(x + i);
+    const __m512i top = _mm512_srli_epi32(u, 16);
+    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(top, one))), 16);
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs_mask), inf);
+    const __m512i r = _mm512_mask_or_epi32(rounded, nan, top, quiet);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(r));
+  }
+#else
+  const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+  const __m256i bias = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1), quiet = _mm256_set1_epi32(0x40);
+  for (; i + 8 <= n; i += 8) {
+    const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+    const __m256i top = _mm256_srli_epi32(u, 16);
+    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(bias, _mm256_and_si256(top, one))), 16);
+    // NaN: |u| > inf as signed integers (|u| < 2^31).
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs_mask), inf);
+    const __m256i r = _mm256_blendv_epi8(rounded, _mm256_or_si256(top, quiet), nan);
+    // Values fit 16 bits: pack the two 128-bit halves' 32-bit lanes to 16 bits.
+    const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), packed);
+  }
+#endif
+  for (; i < n; ++i) out[i] = BFloat16(x[i]).bits;
+}
 
 void unary_f32(VecUnary op, float* out, const float* x, int64_t n, bool stream) {
   using elementwise_detail::unary_map;

@@ -83,7 +83,10 @@ struct AdamConsts {
   X(void, norm_backward_apply_f32,                                                                                   \
     (float* dx, const float* g, const float* x, int64_t n, float k, float mean_g, float m, float proj, bool stream))  \
   /* one Adam step over n elements (vmax null without amsgrad) */                                                    \
-  X(void, adam_f32, (float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamConsts& c))
+  X(void, adam_f32, (float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamConsts& c))    \
+  /* bfloat16 bits <-> float, i < n, exactly as BFloat16's conversions (round to nearest even, quiet NaNs) */        \
+  X(void, bf16_to_f32, (float* out, const uint16_t* x, int64_t n))                                                   \
+  X(void, f32_to_bf16, (uint16_t* out, const float* x, int64_t n))
 
 #define EMBER_VEC_DECLARE(ret, name, params) ret name params;
 namespace avx2 {

@@ -9,6 +9,7 @@
 // reference kernels with rtol 1e-6 and atol 1e-7 (a few float ulps).
 // Non-contiguous inputs take the reference path: bit-exact.
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <string>
 
@@ -229,6 +230,42 @@ TEST(SimdBinary, InPlaceAdd) {
     x.add_(y, 2.0);
     EXPECT_TRUE(all_close(x, expect, 2e-6, 1.2e-7));
   });
+}
+
+// float32 <-> bfloat16 casts between contiguous tensors take the vector
+// conversion; every path must give BFloat16's own bits (round to nearest
+// even, ties both ways, quiet NaNs keeping their sign and top payload bits,
+// subnormals, overflow to infinity), at every tail length.
+TEST(SimdConvert, Bfloat16BitsMatchTheScalarConversion) {
+  std::vector<uint32_t> patterns = {
+      0x00000000u, 0x80000000u, 0x3f800000u, 0x3f808000u /* tie, even below */, 0x3f818000u /* tie, odd below */,
+      0x3f807fffu, 0x3f808001u, 0x7f7fffffu /* max: rounds to inf */, 0x7f800000u, 0xff800000u,
+      0x7fc00000u, 0xffc00001u, 0x7f800001u /* signalling NaN, payload in the low bits only */, 0x7fa00000u,
+      0x00000001u /* smallest subnormal */, 0x007fffffu, 0x80008000u, 0x0000ffffu};
+  uint32_t state = 12345u;
+  while (patterns.size() < 1000) {
+    state = state * 1664525u + 1013904223u;
+    patterns.push_back(state);
+  }
+  std::vector<float> values(patterns.size());
+  std::memcpy(values.data(), patterns.data(), 4 * patterns.size());
+  for (int64_t n : {int64_t{1000}, int64_t{15}, int64_t{17}, int64_t{33}}) {
+    SCOPED_TRACE(n);
+    const Tensor f = ops::clone(from_blob(values.data(), {n}));
+    std::vector<uint16_t> expected(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) expected[static_cast<size_t>(i)] = BFloat16(values[static_cast<size_t>(i)]).bits;
+    for_each_cpu_isa([&] {
+      const Tensor b = ops::to(f, kBFloat16);
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(b.data_ptr<BFloat16>()[i].bits, expected[static_cast<size_t>(i)]) << "element " << i;
+      const Tensor back = ops::to(b, kFloat32);
+      for (int64_t i = 0; i < n; ++i) {
+        uint32_t u = 0;
+        std::memcpy(&u, back.data_ptr<float>() + i, 4);
+        ASSERT_EQ(u, static_cast<uint32_t>(expected[static_cast<size_t>(i)]) << 16) << "element " << i;
+      }
+    });
+  }
 }
 
 }  // namespace
