@@ -5,12 +5,13 @@
 //
 //   bench_conv [--benchmark_filter=...]      EMBER_NUM_THREADS sets the threads
 //
-// Cases (NCHW, 3x3 kernels, padding 1, stride 1):
+// Cases (NCHW, 3x3 kernels, padding 1, stride 1 unless said):
 //   CnnConv1   batch 128, 1 -> 32 channels, 28 x 28
 //   CnnConv2   batch 128, 32 -> 64 channels, 14 x 14
 //   ResNet     batch 32, 64 -> 64 channels, 56 x 56
+//   ResNetDown batch 32, 64 -> 128 channels, 56 x 56 -> 28 x 28 (stride 2)
 // Each case times forward, backward (both gradients) and forward + backward;
-// FLOPs counted as 2 * N * O * C * 9 * H * W per direction (the first
+// FLOPs counted as 2 * N * O * C * 9 * OH * OW per direction (the first
 // layer's input gradient is skipped by autograd, as in PyTorch, since the
 // image does not require grad).
 #include <benchmark/benchmark.h>
@@ -25,6 +26,7 @@ namespace {
 struct ConvCase {
   int64_t n, c, o, hw;
   bool input_grad;  // does the input require grad (not for the first layer)
+  int64_t stride = 1;
 };
 
 double peak_gflops() {
@@ -48,8 +50,10 @@ void bm_conv(benchmark::State& state, ConvCase cc, Pass pass) {
   ember::Tensor b = ember::zeros({cc.o}).requires_grad_();
   ember::Conv2dArgs opts;
   opts.padding[0] = opts.padding[1] = 1;
-  ember::Tensor go = ember::randn({cc.n, cc.o, cc.hw, cc.hw});
-  const double dir_flops = 2.0 * static_cast<double>(cc.n * cc.o * cc.c * 9 * cc.hw * cc.hw);
+  opts.stride[0] = opts.stride[1] = cc.stride;
+  const int64_t ohw = (cc.hw - 1) / cc.stride + 1;
+  ember::Tensor go = ember::randn({cc.n, cc.o, ohw, ohw});
+  const double dir_flops = 2.0 * static_cast<double>(cc.n * cc.o * cc.c * 9 * ohw * ohw);
   double flops = 0;
   if (pass != Pass::backward) flops += dir_flops;
   if (pass != Pass::forward) flops += dir_flops * (cc.input_grad ? 2.0 : 1.0);
@@ -77,7 +81,8 @@ int register_all() {
   const struct {
     const char* name;
     ConvCase c;
-  } cases[] = {{"CnnConv1", {128, 1, 32, 28, false}}, {"CnnConv2", {128, 32, 64, 14, true}}, {"ResNet", {32, 64, 64, 56, true}}};
+  } cases[] = {{"CnnConv1", {128, 1, 32, 28, false}}, {"CnnConv2", {128, 32, 64, 14, true}}, {"ResNet", {32, 64, 64, 56, true}},
+                 {"ResNetDown", {32, 64, 128, 56, true, 2}}};
   for (const auto& k : cases) {
     for (auto [pass, label] : {std::pair{Pass::forward, "fwd"}, std::pair{Pass::backward, "bwd"}, std::pair{Pass::both, "fwd_bwd"}}) {
       const std::string name = std::string("Conv2d/") + k.name + "/" + label;

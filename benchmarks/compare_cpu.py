@@ -3,7 +3,7 @@
 
 Workloads: SGEMM m=n=k in {256, 512, 1024, 2048}; bfloat16 GEMM at 256 and
 1024; conv2d forward, backward and forward+backward on the Fashion-MNIST CNN's
-two layers and a ResNet block; one training step (forward, cross entropy,
+two layers, a ResNet block and a ResNet downsampling (stride 2) layer; one training step (forward, cross entropy,
 backward, Adam) of the Fashion-MNIST MLP and CNN at batch 128, and of the MLP
 under bfloat16 autocast; one MLP epoch over 10240 examples through a shuffling
 DataLoader (ember: in a Learner and in a hand loop; PyTorch: its DataLoader and
@@ -30,10 +30,11 @@ import time
 
 GEMM_SIZES = [256, 512, 1024, 2048]
 BF16_GEMM_SIZES = [256, 1024]  # the sizes of bench_gemm's BF16GEMM rows
-CONV_CASES = {  # name: (batch, in channels, out channels, size, input requires grad)
-    "CnnConv1": (128, 1, 32, 28, False),
-    "CnnConv2": (128, 32, 64, 14, True),
-    "ResNet": (32, 64, 64, 56, True),
+CONV_CASES = {  # name: (batch, in channels, out channels, size, input requires grad, stride)
+    "CnnConv1": (128, 1, 32, 28, False, 1),
+    "CnnConv2": (128, 32, 64, 14, True, 1),
+    "ResNet": (32, 64, 64, 56, True, 1),
+    "ResNetDown": (32, 64, 128, 56, True, 2),
 }
 
 
@@ -62,18 +63,19 @@ def torch_worker(threads, seconds):
     for n in BF16_GEMM_SIZES:
         a, b = torch.randn(n, n).bfloat16(), torch.randn(n, n).bfloat16()
         results[f"BF16GEMM/{n}"] = timeit(lambda: torch.mm(a, b))
-    for name, (batch, c, o, hw, input_grad) in CONV_CASES.items():
+    for name, (batch, c, o, hw, input_grad, stride) in CONV_CASES.items():
         x = torch.randn(batch, c, hw, hw, requires_grad=input_grad)
         w = (torch.randn(o, c, 3, 3) * 0.1).requires_grad_()
         bias = torch.zeros(o, requires_grad=True)
-        go = torch.randn(batch, o, hw, hw)
+        ohw = (hw - 1) // stride + 1
+        go = torch.randn(batch, o, ohw, ohw)
 
         def fwd():
             with torch.no_grad():
-                torch.nn.functional.conv2d(x, w, bias, padding=1)
+                torch.nn.functional.conv2d(x, w, bias, stride=stride, padding=1)
 
         def fwd_bwd():
-            y = torch.nn.functional.conv2d(x, w, bias, padding=1)
+            y = torch.nn.functional.conv2d(x, w, bias, stride=stride, padding=1)
             y.backward(go)
             w.grad = None
             bias.grad = None
