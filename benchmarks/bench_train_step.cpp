@@ -1,7 +1,7 @@
 // One training step (forward, cross entropy, backward, Adam) of the Fashion-MNIST
 // MLP (784-512-256-10) and CNN (32/64-channel conv+BN+ReLU+maxpool blocks, 128
-// hidden units) at batch 128, the models ember-fashion-mnist trains (the MLP
-// also under bfloat16 autocast); and one
+// hidden units) at batch 128, the models ember-fashion-mnist trains (also
+// under bfloat16 autocast); and one
 // epoch of the MLP over 10240 examples through a shuffling DataLoader, once in
 // a train::Learner (its task graphs, serial) and once in a hand-written loop,
 // which together price the data path and the Learner against the bare steps.
@@ -56,6 +56,7 @@ void run_steps(benchmark::State& state, std::shared_ptr<ember::nn::Module> model
 void BM_MlpStep(benchmark::State& state) { run_steps(state, mlp()); }
 void BM_CnnStep(benchmark::State& state) { run_steps(state, cnn()); }
 void BM_MlpStepBf16(benchmark::State& state) { run_steps(state, mlp(), true); }
+void BM_CnnStepBf16(benchmark::State& state) { run_steps(state, cnn(), true); }
 
 constexpr int64_t kEpochExamples = 10240;
 
@@ -97,6 +98,7 @@ void BM_MlpEpochLoop(benchmark::State& state) {
 BENCHMARK(BM_MlpStep)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_CnnStep)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK(BM_MlpStepBf16)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_CnnStepBf16)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK(BM_MlpEpochLearner)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK(BM_MlpEpochLoop)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK_MAIN();

@@ -4,8 +4,8 @@
 Workloads: SGEMM m=n=k in {256, 512, 1024, 2048}; bfloat16 GEMM at 256 and
 1024; conv2d forward, backward and forward+backward on the Fashion-MNIST CNN's
 two layers, a ResNet block and a ResNet downsampling (stride 2) layer; one training step (forward, cross entropy,
-backward, Adam) of the Fashion-MNIST MLP and CNN at batch 128, and of the MLP
-under bfloat16 autocast; one MLP epoch over 10240 examples through a shuffling
+backward, Adam) of the Fashion-MNIST MLP and CNN at batch 128, also under
+bfloat16 autocast; one MLP epoch over 10240 examples through a shuffling
 DataLoader (ember: in a Learner and in a hand loop; PyTorch: its DataLoader and
 loop). ember's side is its Google Benchmark binaries
 (bench_gemm, bench_conv, bench_train_step); PyTorch's is this script in
@@ -93,7 +93,7 @@ def torch_worker(threads, seconds):
             nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
 
-    for name, make, amp in (("MlpStep", mlp, False), ("CnnStep", cnn, False), ("MlpStepBf16", mlp, True)):
+    for name, make, amp in (("MlpStep", mlp, False), ("CnnStep", cnn, False), ("MlpStepBf16", mlp, True), ("CnnStepBf16", cnn, True)):
         torch.manual_seed(0)
         model = make()
         x, y = torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))

@@ -23,6 +23,7 @@
 // plus the im2col buffer (Kc * L per image) written and read once.
 // Compute-bound for all but tiny channel counts; speed is the GEMM core's.
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -35,6 +36,7 @@
 #include <ember/kernels/cpu/isa.hpp>
 #include <ember/kernels/cpu/parallel.hpp>
 #include <ember/kernels/cpu/register.hpp>
+#include <ember/kernels/cpu/vec_kernels.hpp>
 #include <ember/runtime/executor.hpp>
 #include <ember/tensor/factory.hpp>
 #include <ember/tensor/ops.hpp>
@@ -297,22 +299,37 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
 // kernel, padded by dilation * (k - 1) - padding, which runs on conv_direct
 // like the forward pass (no im2col buffer, no col2im scatter). Returns false
 // (nothing done) when the shape does not allow it.
-bool conv2d_backward_input_implicit(const Geometry& g, const ConvGemmFns& fast, const float* pgo, const float* pw,
-                                    float* pgx) {
+// The input gradient at stride 1 as a convolution: grad_out is the image (Og
+// channels, OH x OW, padded by dilation * (k - 1) - padding), grad_x the
+// output. False when that padding would be negative.
+std::optional<Geometry> flipped_geometry(const Geometry& g) {
   const int64_t ph = g.a.dilation[0] * (g.KH - 1) - g.a.padding[0], pwd = g.a.dilation[1] * (g.KW - 1) - g.a.padding[1];
-  if (fast.forward == nullptr || g.a.stride[0] != 1 || g.a.stride[1] != 1 || ph < 0 || pwd < 0) return false;
-  // wf[gr] (Cg, Og * KH * KW): wf[gr][c][o][i][j] = w[gr * Og + o][c][KH - 1 - i][KW - 1 - j].
+  if (g.a.stride[0] != 1 || g.a.stride[1] != 1 || ph < 0 || pwd < 0) return std::nullopt;
+  return Geometry({g.N, g.O, g.OH, g.OW}, {g.C, g.Og, g.KH, g.KW}, {g.N, g.C, g.H, g.W},
+                  Conv2dArgs{{1, 1}, {ph, pwd}, {g.a.dilation[0], g.a.dilation[1]}, g.G});
+}
+
+// Its weights, wf[gr] (Cg, Og * KH * KW): wf[gr][c][o][i][j] = w[gr * Og + o][c][KH - 1 - i][KW - 1 - j].
+template <class T>
+std::vector<T> flipped_weights(const Geometry& g, const T* pw) {
   const int64_t taps = g.KH * g.KW;
-  std::vector<float> wf(static_cast<size_t>(g.O * g.Cg * taps));
+  std::vector<T> wf(static_cast<size_t>(g.O * g.Cg * taps));
   for (int64_t gr = 0; gr < g.G; ++gr)
     for (int64_t o = 0; o < g.Og; ++o)
       for (int64_t c = 0; c < g.Cg; ++c)
         for (int64_t t = 0; t < taps; ++t)
           wf[static_cast<size_t>(((gr * g.Cg + c) * g.Og + o) * taps + (taps - 1 - t))] =
               pw[((gr * g.Og + o) * g.Cg + c) * taps + t];
-  // As a convolution: grad_out is the image (Og channels, OH x OW), grad_x the output.
-  const Geometry gt({g.N, g.O, g.OH, g.OW}, {g.C, g.Og, g.KH, g.KW}, {g.N, g.C, g.H, g.W},
-                    Conv2dArgs{{1, 1}, {ph, pwd}, {g.a.dilation[0], g.a.dilation[1]}, g.G});
+  return wf;
+}
+
+bool conv2d_backward_input_implicit(const Geometry& g, const ConvGemmFns& fast, const float* pgo, const float* pw,
+                                    float* pgx) {
+  const std::optional<Geometry> flipped = flipped_geometry(g);
+  if (fast.forward == nullptr || !flipped) return false;
+  const Geometry& gt = *flipped;
+  const int64_t taps = g.KH * g.KW;
+  const std::vector<float> wf = flipped_weights(g, pw);
   std::optional<DirectWeights> dw;
   if (direct_route(fast, gt)) dw.emplace(fast, g.G, g.Cg, g.Og * taps, wf.data());
   const bool split = few_images(g.N);
@@ -361,38 +378,24 @@ void conv2d_backward_input_typed(const Tensor& grad_x, const Tensor& grad_out, c
   });
 }
 
-// grad_w through conv_direct_weight: per image, grad_out transposed to
-// channels along its rows and the image padded, then every (tap tile,
-// channel panel) accumulates over the image's positions. The images are cut
-// into P fixed slices (P depends on N only) summed into their own (Kc, ldo)
-// buffers, then added in slice order and transposed into grad_w: the same
-// sums in the same order for any thread count. Returns false (nothing done)
-// on an ISA without it.
-bool conv2d_backward_weight_direct(const Geometry& g, const ConvGemmFns& fast, const float* pgo, const float* px,
-                                   float* pgw) {
-  if (fast.direct_weight == nullptr) return false;
-  const auto [NR, MR] = fast.direct_shape();
-  const int64_t ldo = (g.Og + NR - 1) / NR * NR, per_group = g.Kc * ldo, size = g.G * per_group;
-  const int64_t tiles = (g.Kc + MR - 1) / MR * (ldo / NR);
-  const int64_t P = std::min<int64_t>(g.N, 8);
+// The weight gradients of the direct kernels sum per-image (Kc, ldo) tiles
+// over fixed slices of the images: P = min(N, 8) slices (P depends on N only),
+// each summed into its own buffer, then added in slice order and transposed
+// into grad_w (float32, (G * Og, Kc)): the same sums in the same order for any
+// thread count. make_worker() is called once per task and returns its
+// worker(n, gr, dst, accumulate), which sets (or adds to) image n's group gr
+// tiles in dst with its own buffers.
+template <class MakeWorker>
+void weight_grad_in_slices(const Geometry& g, const ConvGemmFns& fast, int64_t ldo, float* pgw, MakeWorker&& make_worker) {
+  const int64_t per_group = g.Kc * ldo, size = g.G * per_group, P = std::min<int64_t>(g.N, 8);
   std::vector<float> partial(static_cast<size_t>(P * size));
-  const bool split = few_images(P);
-  const int64_t tile_flops = 2 * MR * NR * g.L;
-  const int64_t grain = split ? std::max<int64_t>(1, (int64_t{1} << 17) / tile_flops) : tiles;
   parallel_range(0, P, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<float> padded, rows(static_cast<size_t>(g.L * ldo));  // this task's
+    auto worker = make_worker();
     for (int64_t p = lo; p < hi; ++p) {
       float* dst = partial.data() + p * size;
       const int64_t n0 = g.N * p / P, n1 = g.N * (p + 1) / P;
-      for (int64_t n = n0; n < n1; ++n) {
-        for (int64_t gr = 0; gr < g.G; ++gr) {
-          fast.direct_pack_rows(g.Og, pgo + (n * g.O + gr * g.Og) * g.L, g.L, rows.data(), ldo);
-          const ConvImage x = padded_copy(conv_image(g, px + (n * g.C + gr * g.Cg) * g.H * g.W), padded);
-          parallel_range(0, tiles, grain, [&](int64_t t0, int64_t t1) {
-            fast.direct_weight(g.Og, rows.data(), ldo, x, dst + gr * per_group, ldo, t0, t1, n != n0);
-          });
-        }
-      }
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t gr = 0; gr < g.G; ++gr) worker(n, gr, dst + gr * per_group, n != n0);
     }
   });
   float* sum = partial.data();
@@ -403,6 +406,38 @@ bool conv2d_backward_weight_direct(const Geometry& g, const ConvGemmFns& fast, c
     });
   }
   for (int64_t gr = 0; gr < g.G; ++gr) fast.direct_unpack(g.Og, sum + gr * per_group, ldo, g.Kc, nullptr, pgw + gr * g.Og * g.Kc);
+}
+
+// Tiles of a weight gradient and the grain that shares one image's tiles out
+// when there are few slices to run in parallel.
+struct WeightTiles {
+  int64_t ldo, count, grain;
+  WeightTiles(const Geometry& g, int64_t NR, int64_t MR) {
+    ldo = (g.Og + NR - 1) / NR * NR;
+    count = (g.Kc + MR - 1) / MR * (ldo / NR);
+    grain = few_images(std::min<int64_t>(g.N, 8)) ? std::max<int64_t>(1, (int64_t{1} << 17) / (2 * MR * NR * g.L)) : count;
+  }
+};
+
+// grad_w through conv_direct_weight: per image, grad_out transposed to
+// channels along its rows and the image padded, then every (tap tile,
+// channel panel) accumulates over the image's positions. Returns false
+// (nothing done) on an ISA without it.
+bool conv2d_backward_weight_direct(const Geometry& g, const ConvGemmFns& fast, const float* pgo, const float* px,
+                                   float* pgw) {
+  if (fast.direct_weight == nullptr) return false;
+  const auto [NR, MR] = fast.direct_shape();
+  const WeightTiles t(g, NR, MR);
+  weight_grad_in_slices(g, fast, t.ldo, pgw, [&] {
+    return [&, padded = std::vector<float>(), rows = std::vector<float>(static_cast<size_t>(g.L * t.ldo))](
+               int64_t n, int64_t gr, float* dst, bool accumulate) mutable {
+      fast.direct_pack_rows(g.Og, pgo + (n * g.O + gr * g.Og) * g.L, g.L, rows.data(), t.ldo);
+      const ConvImage x = padded_copy(conv_image(g, px + (n * g.C + gr * g.Cg) * g.H * g.W), padded);
+      parallel_range(0, t.count, t.grain, [&](int64_t t0, int64_t t1) {
+        fast.direct_weight(g.Og, rows.data(), t.ldo, x, dst, t.ldo, t0, t1, accumulate);
+      });
+    };
+  });
   return true;
 }
 
@@ -449,6 +484,86 @@ void conv2d_backward_weight_typed(const Tensor& grad_w, const Tensor& grad_out, 
   }
 }
 
+// A stride-1 convolution of bfloat16 tensors on the AVX-512 BF16 dot
+// products (conv_avx512bf16.cpp), where the CPU has them: per image and
+// group, the image rewritten as padded channel pairs, the pair kernel into
+// a float32 result with channels along its rows, the float32 unpack (adding
+// the bias) and one rounding to bfloat16. x: (N, G * Cg, H, W), w: (G * Og,
+// Cg, KH, KW), out: (N, G * Og, OH, OW), all contiguous; bias: G * Og floats
+// or null. False (nothing done) where it does not apply.
+bool conv_bf16_direct(const Geometry& g, const BFloat16* x, const BFloat16* w, const float* bias, BFloat16* out) {
+  const VecKernels* vk = vec_kernels();
+  if (active_cpu_isa() != Isa::avx512 || !cpu_has_avx512_bf16() || vk == nullptr || g.a.stride[0] != 1 ||
+      g.a.stride[1] != 1)
+    return false;
+  const ConvGemmFns fast = conv_gemm_fns();
+  constexpr int64_t NR = avx512bf16::kConvPanel, MR = avx512bf16::kConvTile;
+  const int64_t Cp = (g.Cg + 1) / 2, taps = g.KH * g.KW, Q = Cp * taps;
+  const int64_t Hp = g.H + 2 * g.a.padding[0], Wp = g.W + 2 * g.a.padding[1];
+  const int64_t ldo = (g.Og + NR - 1) / NR * NR, per_group = ldo * Q;
+  std::vector<uint32_t> wp(static_cast<size_t>(g.G * per_group));
+  for (int64_t gr = 0; gr < g.G; ++gr)
+    avx512bf16::pack_conv_weights(g.Og, w + gr * g.Og * g.Cg * taps, g.Cg, taps, wp.data() + gr * per_group);
+  std::vector<int64_t> off(static_cast<size_t>(Q));  // pair step (pair, i, j) -> its word in the pair image
+  for (int64_t q = 0; q < Q; ++q) {
+    const int64_t cp = q / taps, i = (q % taps) / g.KW, j = q % g.KW;
+    off[static_cast<size_t>(q)] = (cp * Hp + i * g.a.dilation[0]) * Wp + j * g.a.dilation[1];
+  }
+  const ConvImage shape{nullptr, Cp, Hp, Wp, g.KH, g.KW, g.OH, g.OW, 1, 1, 0, 0, g.a.dilation[0], g.a.dilation[1]};
+  const int64_t tiles = g.OH * ((g.OW + MR - 1) / MR);
+  const bool split = few_images(g.N);
+  const int64_t grain = split ? std::max<int64_t>(1, (int64_t{1} << 18) / (2 * MR * ldo * 2 * Q)) : tiles;
+  parallel_range(0, g.N, split ? g.N : image_grain(g), [&](int64_t lo, int64_t hi) {
+    std::vector<uint32_t> xp(static_cast<size_t>(Cp * Hp * Wp));  // this task's
+    std::vector<float> outw(static_cast<size_t>(g.L * ldo)), outf(static_cast<size_t>(g.Og * g.L));
+    for (int64_t n = lo; n < hi; ++n) {
+      for (int64_t gr = 0; gr < g.G; ++gr) {
+        avx512bf16::conv_pair_channels(x + (n * g.C + gr * g.Cg) * g.H * g.W, g.Cg, g.H, g.W, g.a.padding[0],
+                                       g.a.padding[1], xp.data());
+        parallel_range(0, tiles, grain, [&](int64_t t0, int64_t t1) {
+          avx512bf16::conv_direct(g.Og, wp.data() + gr * per_group, xp.data(), shape, off.data(), outw.data(), ldo, t0, t1);
+        });
+        fast.direct_unpack(g.Og, outw.data(), ldo, g.L, bias != nullptr ? bias + gr * g.Og : nullptr, outf.data());
+        vk->f32_to_bf16(&out[(n * g.O + gr * g.Og) * g.L].bits, outf.data(), g.Og * g.L);
+      }
+    }
+  });
+  return true;
+}
+
+// grad_w of a stride-1 convolution of bfloat16 tensors on the AVX-512 BF16
+// dot products, positions in pairs (conv_avx512bf16.cpp), into float32 pgw;
+// per image grad_out rewritten as position pairs and the image padded. False
+// (nothing done) where it does not apply.
+bool conv_bf16_backward_weight(const Geometry& g, const BFloat16* pgo, const BFloat16* px, float* pgw) {
+  if (active_cpu_isa() != Isa::avx512 || !cpu_has_avx512_bf16() || g.a.stride[0] != 1 || g.a.stride[1] != 1)
+    return false;
+  const ConvGemmFns fast = conv_gemm_fns();
+  const WeightTiles t(g, avx512bf16::kConvPanel, avx512bf16::kConvTile);
+  const int64_t ph = g.a.padding[0], pw = g.a.padding[1], Hp = g.H + 2 * ph, Wp = g.W + 2 * pw, taps = g.KH * g.KW;
+  std::vector<int64_t> off(static_cast<size_t>(g.Kc));  // tap (c, i, j) -> its input row's start in the padded image
+  for (int64_t k = 0; k < g.Kc; ++k)
+    off[static_cast<size_t>(k)] = ((k / taps) * Hp + ((k % taps) / g.KW) * g.a.dilation[0]) * Wp + (k % g.KW) * g.a.dilation[1];
+  const ConvImage shape{nullptr, g.Cg, Hp, Wp, g.KH, g.KW, g.OH, g.OW, 1, 1, 0, 0, g.a.dilation[0], g.a.dilation[1]};
+  const int64_t pair_rows = g.OH * ((g.OW + 1) / 2);
+  weight_grad_in_slices(g, fast, t.ldo, pgw, [&] {
+    return [&, img = std::vector<uint16_t>(static_cast<size_t>(g.Cg * Hp * Wp)),
+            rows = std::vector<uint32_t>(static_cast<size_t>(pair_rows * t.ldo))](int64_t n, int64_t gr, float* dst,
+                                                                                    bool accumulate) mutable {
+      avx512bf16::conv_position_pairs(g.Og, pgo + (n * g.O + gr * g.Og) * g.L, g.OH, g.OW, rows.data(), t.ldo);
+      const BFloat16* x = px + (n * g.C + gr * g.Cg) * g.H * g.W;
+      for (int64_t c = 0; c < g.Cg; ++c)
+        for (int64_t h = 0; h < g.H; ++h)
+          std::memcpy(img.data() + (c * Hp + h + ph) * Wp + pw, &x[(c * g.H + h) * g.W].bits, 2 * static_cast<size_t>(g.W));
+      parallel_range(0, t.count, t.grain, [&](int64_t t0, int64_t t1) {
+        avx512bf16::conv_direct_weight(g.Og, rows.data(), t.ldo, img.data(), shape, off.data(), dst, t.ldo, t0, t1,
+                                       accumulate);
+      });
+    };
+  });
+  return true;
+}
+
 // Runs f<T> for float32/float64; float16/bfloat16 go through float32 copies.
 template <class F>
 void with_compute_dtype(const Tensor& out, std::vector<Tensor> inputs, const char* op, F&& f) {
@@ -468,19 +583,54 @@ void with_compute_dtype(const Tensor& out, std::vector<Tensor> inputs, const cha
   }
 }
 
+// Whether every tensor given is bfloat16 (undefined ones skipped).
+bool all_bf16(std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts)
+    if (t->defined() && t->dtype() != kBFloat16) return false;
+  return true;
+}
+
 void conv2d_kernel(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dArgs& args) {
+  if (all_bf16({&out, &x, &w, &bias})) {
+    const Geometry g(x.shape(), w.shape(), out.shape(), args);
+    std::vector<float> b;
+    if (bias.defined()) {
+      const Tensor bf = ops::to(bias, kFloat32);
+      b.assign(bf.data_ptr<float>(), bf.data_ptr<float>() + bias.numel());
+    }
+    if (conv_bf16_direct(g, x.data_ptr<BFloat16>(), w.data_ptr<BFloat16>(), bias.defined() ? b.data() : nullptr,
+                         out.data_ptr<BFloat16>()))
+      return;
+  }
   with_compute_dtype(out, {x, w, bias}, "conv2d", [&]<class T>(const Tensor& o, const std::vector<Tensor>& in) {
     conv2d_typed<T>(o, in[0], in[1], in[2], args);
   });
 }
 
 void conv2d_backward_input_kernel(const Tensor& grad_x, const Tensor& grad_out, const Tensor& w, const Conv2dArgs& args) {
+  if (all_bf16({&grad_x, &grad_out, &w})) {
+    const Geometry g(grad_x.shape(), w.shape(), grad_out.shape(), args);
+    if (const std::optional<Geometry> gt = flipped_geometry(g); gt && !g.direct()) {
+      const std::vector<BFloat16> wf = flipped_weights(g, w.data_ptr<BFloat16>());
+      if (conv_bf16_direct(*gt, grad_out.data_ptr<BFloat16>(), wf.data(), nullptr, grad_x.data_ptr<BFloat16>())) return;
+    }
+  }
   with_compute_dtype(grad_x, {grad_out, w}, "conv2d_backward_input", [&]<class T>(const Tensor& o, const std::vector<Tensor>& in) {
     conv2d_backward_input_typed<T>(o, in[0], in[1], args);
   });
 }
 
 void conv2d_backward_weight_kernel(const Tensor& grad_w, const Tensor& grad_out, const Tensor& x, const Conv2dArgs& args) {
+  if (all_bf16({&grad_w, &grad_out, &x})) {
+    const Geometry g(x.shape(), grad_w.shape(), grad_out.shape(), args);
+    Tensor gw = empty(grad_w.shape(), TensorOptions(kFloat32, grad_w.device()));
+    if (!g.direct() &&
+        conv_bf16_backward_weight(g, grad_out.data_ptr<BFloat16>(), x.data_ptr<BFloat16>(), gw.data_ptr<float>())) {
+      Tensor dst = grad_w;
+      ops::copy_(dst, gw);
+      return;
+    }
+  }
   with_compute_dtype(grad_w, {grad_out, x}, "conv2d_backward_weight", [&]<class T>(const Tensor& o, const std::vector<Tensor>& in) {
     conv2d_backward_weight_typed<T>(o, in[0], in[1], args);
   });

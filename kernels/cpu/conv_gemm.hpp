@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include <ember/kernels/cpu/gemm.hpp>
+#include <ember/tensor/half.hpp>
 
 namespace ember::cpu {
 
@@ -70,5 +71,34 @@ struct ConvDirectShape {
 EMBER_DECLARE_CONV_GEMM(avx2)
 EMBER_DECLARE_CONV_GEMM(avx512)
 #undef EMBER_DECLARE_CONV_GEMM
+
+// The stride-1 direct convolution for bfloat16 on the AVX-512 BF16 dot
+// products (conv_avx512bf16.cpp; call only when cpu_has_avx512_bf16()), the
+// taps taken two channels at a time:
+//   conv_pair_channels: dst (ceil(C / 2), H + 2 ph, W + 2 pw) words = x (C, H, W)
+//                       zero-padded, channels 2p and 2p + 1 in word p's low and high
+//                       halves (zero past C).
+//   pack_conv_weights:  w (M, C, taps) -> ceil(M / 32) panels of ceil(C / 2) * taps
+//                       pair steps x 32 words (zero channels past M).
+//   conv_direct:        as conv_direct above over the pair image xp, whose geometry x
+//                       gives (C the pairs, H and W padded, ph = pw = 0, stride 1);
+//                       off[q] is the word offset of pair step q = (pair, i, j).
+// The weight gradient at stride 1, positions taken two at a time:
+//   conv_position_pairs: dst (OH * ceil(OW / 2), ldo) words = g (M, OH, OW) with the
+//                       positions of each output row in neighbouring pairs (an odd
+//                       row's last one with zero), channels along the rows, zero past M.
+//   conv_direct_weight: as the float32 one over the padded bfloat16 image img (geometry
+//                       x: C channels, H and W padded, ph = pw = 0, stride 1), off[k] the
+//                       offset of tap k = (c, i, j) in img.
+namespace avx512bf16 {
+inline constexpr int64_t kConvPanel = 32, kConvTile = 14;
+void conv_pair_channels(const BFloat16* x, int64_t C, int64_t H, int64_t W, int64_t ph, int64_t pw, uint32_t* dst);
+void pack_conv_weights(int64_t M, const BFloat16* w, int64_t C, int64_t taps, uint32_t* dst);
+void conv_direct(int64_t M, const uint32_t* wp, const uint32_t* xp, const ConvImage& x, const int64_t* off,
+                 float* outw, int64_t ldo, int64_t u0, int64_t u1);
+void conv_position_pairs(int64_t M, const BFloat16* g, int64_t OH, int64_t OW, uint32_t* dst, int64_t ldo);
+void conv_direct_weight(int64_t M, const uint32_t* g, int64_t ldg, const uint16_t* img, const ConvImage& x,
+                        const int64_t* off, float* gwt, int64_t ldo, int64_t u0, int64_t u1, bool accumulate);
+}  // namespace avx512bf16
 
 }  // namespace ember::cpu

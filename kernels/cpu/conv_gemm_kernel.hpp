@@ -96,6 +96,26 @@ struct DirectBlocking { static constexpr int MR = 14, NV = 2; static constexpr i
 struct DirectBlocking { static constexpr int MR = 6, NV = 2; static constexpr int64_t KC = 256; };
 #endif
 
+// The direct kernels' register tiles: R rows of NV vectors, zeroed, then
+// stored to (add: added into) row r at c + r * ldc.
+template <class V, int R, int NV>
+inline void zero_tile(V (&acc)[R][NV]) {
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[r][j] = V::zero();
+}
+template <class V, int R, int NV>
+inline void store_tile(const V (&acc)[R][NV], float* c, int64_t ldc, bool add) {
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      float* dst = c + r * ldc + j * V::size;
+      (add ? V::load(dst) + acc[r][j] : acc[r][j]).store(dst);
+    }
+}
+
 // acc (R positions x NR channels) = sum over kc taps of xs[off[p] + r] * w[p][0, NR);
 // then c = acc (add: c += acc), row r of the tile at c + r * ldc.
 template <class V, int R, int NV>
@@ -103,10 +123,7 @@ void direct_tile(int64_t kc, const int64_t* __restrict off, const float* xs, con
                  int64_t ldc, bool add) {
   constexpr int NR = NV * V::size;
   V acc[R][NV];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[r][j] = V::zero();
+  zero_tile<V, R, NV>(acc);
 #pragma GCC unroll 2
   for (int64_t p = 0; p < kc; ++p) {
     const float* s = xs + off[p];
@@ -120,13 +137,7 @@ void direct_tile(int64_t kc, const int64_t* __restrict off, const float* xs, con
       for (int j = 0; j < NV; ++j) acc[r][j] = fmadd(xr, wv[j], acc[r][j]);
     }
   }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      float* dst = c + r * ldc + j * V::size;
-      (add ? V::load(dst) + acc[r][j] : acc[r][j]).store(dst);
-    }
+  store_tile<V, R, NV>(acc, c, ldc, add);
 }
 
 // direct_tile for every tile height 1..MR: a row's last piece is as tall as
@@ -147,10 +158,7 @@ template <class V, int R, int NV>
 void weight_tile(const ConvImage& x, const int64_t* __restrict off, const float* __restrict g, int64_t ldg, float* c,
                  int64_t ldc, bool add) {
   V acc[R][NV];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[r][j] = V::zero();
+  zero_tile<V, R, NV>(acc);
   for (int64_t oh = 0; oh < x.OH; ++oh) {
     const float* src[R];
 #pragma GCC unroll 16
@@ -168,13 +176,7 @@ void weight_tile(const ConvImage& x, const int64_t* __restrict off, const float*
       }
     }
   }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      float* dst = c + r * ldc + j * V::size;
-      (add ? V::load(dst) + acc[r][j] : acc[r][j]).store(dst);
-    }
+  store_tile<V, R, NV>(acc, c, ldc, add);
 }
 
 using WeightTileFn = void (*)(const ConvImage&, const int64_t*, const float*, int64_t, float*, int64_t, bool);

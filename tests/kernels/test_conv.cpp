@@ -233,6 +233,31 @@ TEST(Conv2d, DirectRouteTilesPanelsAndSlabs) {
   check_case(k, kFloat32);
 }
 
+// bfloat16 at stride 1: on a CPU with AVX-512 BF16 (the avx512 path) the
+// channel-pair kernel, elsewhere float32 copies; both against the float64
+// reference on the same bfloat16 values. Odd channel counts leave half of the
+// last pair empty; groups, dilation, row tails, partial panels, a bias, and
+// images vs tiles in parallel.
+TEST(Conv2d, Bfloat16StrideOneOnEveryPath) {
+  manual_seed(17);
+  std::vector<Case> cases;
+  Case k = make(9, 5, 6, 17, 20, 3, 3);
+  k.ph = k.pw = 1;
+  cases.push_back(k);
+  k = make(1, 40, 5, 31, 70, 3, 3);
+  k.pw = 1, k.bias = false;
+  cases.push_back(k);
+  k = make(2, 6, 9, 10, 8, 3, 3);
+  k.groups = 2, k.dh = 2, k.dw = 3, k.ph = 2, k.pw = 3;
+  cases.push_back(k);
+  k = make(3, 3, 7, 7, 33, 1, 1);  // 1x1: no padding, the same kernel
+  cases.push_back(k);
+  ember::testing::for_each_cpu_isa([&] {
+    SCOPED_TRACE(cpu::cpu_features());
+    for (const Case& c : cases) check_case_on_active_isa(c, kBFloat16, false);
+  });
+}
+
 // Shapes that choose between the input gradient's routes: stride 1 with dilation
 // (flipped-kernel convolution), padding beyond dilation * (k - 1) (col2im route),
 // stride 2 (col2im route), a 5x5 kernel.
