@@ -295,10 +295,6 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
   });
 }
 
-// Stride 1: grad_x is the convolution of grad_out with the flipped, transposed
-// kernel, padded by dilation * (k - 1) - padding, which runs on conv_direct
-// like the forward pass (no im2col buffer, no col2im scatter). Returns false
-// (nothing done) when the shape does not allow it.
 // The input gradient at stride 1 as a convolution: grad_out is the image (Og
 // channels, OH x OW, padded by dilation * (k - 1) - padding), grad_x the
 // output. False when that padding would be negative.
@@ -323,6 +319,10 @@ std::vector<T> flipped_weights(const Geometry& g, const T* pw) {
   return wf;
 }
 
+// Stride 1: grad_x is the convolution of grad_out with the flipped, transposed
+// kernel, padded by dilation * (k - 1) - padding, which runs on conv_direct
+// like the forward pass (no im2col buffer, no col2im scatter). Returns false
+// (nothing done) when the shape does not allow it.
 bool conv2d_backward_input_implicit(const Geometry& g, const ConvGemmFns& fast, const float* pgo, const float* pw,
                                     float* pgx) {
   const std::optional<Geometry> flipped = flipped_geometry(g);
@@ -422,10 +422,10 @@ struct WeightTiles {
 // grad_w through conv_direct_weight: per image, grad_out transposed to
 // channels along its rows and the image padded, then every (tap tile,
 // channel panel) accumulates over the image's positions. Returns false
-// (nothing done) on an ISA without it.
+// (nothing done) on an ISA without it or with no images.
 bool conv2d_backward_weight_direct(const Geometry& g, const ConvGemmFns& fast, const float* pgo, const float* px,
                                    float* pgw) {
-  if (fast.direct_weight == nullptr) return false;
+  if (fast.direct_weight == nullptr || g.N == 0) return false;
   const auto [NR, MR] = fast.direct_shape();
   const WeightTiles t(g, NR, MR);
   weight_grad_in_slices(g, fast, t.ldo, pgw, [&] {
@@ -491,11 +491,16 @@ void conv2d_backward_weight_typed(const Tensor& grad_w, const Tensor& grad_out, 
 // the bias) and one rounding to bfloat16. x: (N, G * Cg, H, W), w: (G * Og,
 // Cg, KH, KW), out: (N, G * Og, OH, OW), all contiguous; bias: G * Og floats
 // or null. False (nothing done) where it does not apply.
+// Whether the bfloat16 kernels below apply: the AVX-512 path on a CPU with
+// AVX-512 BF16, stride 1, and images to work on.
+bool bf16_direct_route(const Geometry& g) {
+  return active_cpu_isa() == Isa::avx512 && cpu_has_avx512_bf16() && g.a.stride[0] == 1 && g.a.stride[1] == 1 &&
+         g.N > 0;
+}
+
 bool conv_bf16_direct(const Geometry& g, const BFloat16* x, const BFloat16* w, const float* bias, BFloat16* out) {
   const VecKernels* vk = vec_kernels();
-  if (active_cpu_isa() != Isa::avx512 || !cpu_has_avx512_bf16() || vk == nullptr || g.a.stride[0] != 1 ||
-      g.a.stride[1] != 1)
-    return false;
+  if (!bf16_direct_route(g) || vk == nullptr) return false;
   const ConvGemmFns fast = conv_gemm_fns();
   constexpr int64_t NR = avx512bf16::kConvPanel, MR = avx512bf16::kConvTile;
   const int64_t Cp = (g.Cg + 1) / 2, taps = g.KH * g.KW, Q = Cp * taps;
@@ -533,11 +538,9 @@ bool conv_bf16_direct(const Geometry& g, const BFloat16* x, const BFloat16* w, c
 
 // grad_w of a stride-1 convolution of bfloat16 tensors on the AVX-512 BF16
 // dot products, positions in pairs (conv_avx512bf16.cpp), into float32 pgw;
-// per image grad_out rewritten as position pairs and the image padded. False
-// (nothing done) where it does not apply.
-bool conv_bf16_backward_weight(const Geometry& g, const BFloat16* pgo, const BFloat16* px, float* pgw) {
-  if (active_cpu_isa() != Isa::avx512 || !cpu_has_avx512_bf16() || g.a.stride[0] != 1 || g.a.stride[1] != 1)
-    return false;
+// per image grad_out rewritten as position pairs and the image padded. Only
+// where bf16_direct_route() holds.
+void conv_bf16_backward_weight(const Geometry& g, const BFloat16* pgo, const BFloat16* px, float* pgw) {
   const ConvGemmFns fast = conv_gemm_fns();
   const WeightTiles t(g, avx512bf16::kConvPanel, avx512bf16::kConvTile);
   const int64_t ph = g.a.padding[0], pw = g.a.padding[1], Hp = g.H + 2 * ph, Wp = g.W + 2 * pw, taps = g.KH * g.KW;
@@ -561,7 +564,6 @@ bool conv_bf16_backward_weight(const Geometry& g, const BFloat16* pgo, const BFl
       });
     };
   });
-  return true;
 }
 
 // Runs f<T> for float32/float64; float16/bfloat16 go through float32 copies.
@@ -623,9 +625,9 @@ void conv2d_backward_input_kernel(const Tensor& grad_x, const Tensor& grad_out, 
 void conv2d_backward_weight_kernel(const Tensor& grad_w, const Tensor& grad_out, const Tensor& x, const Conv2dArgs& args) {
   if (all_bf16({&grad_w, &grad_out, &x})) {
     const Geometry g(x.shape(), grad_w.shape(), grad_out.shape(), args);
-    Tensor gw = empty(grad_w.shape(), TensorOptions(kFloat32, grad_w.device()));
-    if (!g.direct() &&
-        conv_bf16_backward_weight(g, grad_out.data_ptr<BFloat16>(), x.data_ptr<BFloat16>(), gw.data_ptr<float>())) {
+    if (!g.direct() && bf16_direct_route(g)) {
+      Tensor gw = empty(grad_w.shape(), TensorOptions(kFloat32, grad_w.device()));
+      conv_bf16_backward_weight(g, grad_out.data_ptr<BFloat16>(), x.data_ptr<BFloat16>(), gw.data_ptr<float>());
       Tensor dst = grad_w;
       ops::copy_(dst, gw);
       return;

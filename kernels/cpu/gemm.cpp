@@ -24,6 +24,7 @@
 
 #include <ember/kernels/cpu/isa.hpp>
 #include <ember/kernels/cpu/parallel.hpp>
+#include <ember/kernels/cpu/vec_kernels.hpp>
 
 namespace ember::cpu {
 namespace {
@@ -188,11 +189,37 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, ConstMatrix<S> a, ConstMatrix
 }
 
 // rows x cols of a strided 16-bit matrix, widened into a dense row-major float buffer (rows split across the pool).
+// bfloat16 rows with unit column stride go through the ISA's vector conversion.
 template <class T>
 void widen(ConstMatrix<T> m, int64_t rows, int64_t cols, float* out) {
+  const VecKernels* vk = std::is_same_v<T, BFloat16> && m.cs == 1 ? vec_kernels() : nullptr;
   parallel_range(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i)
+    for (int64_t i = lo; i < hi; ++i) {
+      if constexpr (std::is_same_v<T, BFloat16>) {
+        if (vk != nullptr) {
+          vk->bf16_to_f32(out + i * cols, &m.data[i * m.rs].bits, cols);
+          continue;
+        }
+      }
       for (int64_t j = 0; j < cols; ++j) out[i * cols + j] = static_cast<float>(m.data[i * m.rs + j * m.cs]);
+    }
+  });
+}
+
+// The other way: c = fc (rows x cols, dense row-major) rounded, once per element.
+template <class T>
+void narrow(const float* fc, int64_t rows, int64_t cols, Matrix<T> c) {
+  const VecKernels* vk = std::is_same_v<T, BFloat16> && c.cs == 1 ? vec_kernels() : nullptr;
+  parallel_range(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      if constexpr (std::is_same_v<T, BFloat16>) {
+        if (vk != nullptr) {
+          vk->f32_to_bf16(&c.data[i * c.rs].bits, fc + i * cols, cols);
+          continue;
+        }
+      }
+      for (int64_t j = 0; j < cols; ++j) c.data[i * c.rs + j * c.cs] = T(fc[i * cols + j]);
+    }
   });
 }
 
@@ -222,10 +249,7 @@ void gemm_16bit_packed(Isa isa, int64_t M, int64_t N, int64_t K, ConstMatrix<T> 
     if (isa == Isa::avx512) avx512::sgemm(M, N, K, A, B, C, accumulate);
     else avx2::sgemm(M, N, K, A, B, C, accumulate);
   }
-  parallel_range(0, M, std::max<int64_t>(1, 16384 / std::max<int64_t>(N, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i)
-      for (int64_t j = 0; j < N; ++j) c.data[i * c.rs + j * c.cs] = T(fc[static_cast<size_t>(i * N + j)]);
-  });
+  narrow(fc.get(), M, N, c);
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 // each step is two float32 additions (round to nearest even; subnormal inputs
 // and results are flushed to zero, which the float32 path does not do).
 //
-// Same Goto/BLIS loop nest as gemm_kernel.hpp, with k taken two at a time:
+// The Goto/BLIS loop nest of gemm_kernel.hpp with k taken two at a time and
+// the slab loop outside the column panels, so all of A's KC slab is packed
+// once (in parallel) and shared by every column range:
 //   A is packed into MR-row panels of k pairs (one 32-bit word per row and
 //   pair: a[i][k] in the low half, a[i][k + 1] in the high half);
 //   B into NR-column panels of k pairs (one 32-bit word per column and pair);
@@ -18,7 +20,7 @@
 // rounds once at the end, as the reference path does).
 #include <algorithm>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 #include <ember/kernels/cpu/gemm.hpp>
 #include <ember/kernels/cpu/vec.hpp>  // immintrin.h, with g++ 12's false warnings silenced
@@ -138,14 +140,21 @@ void bf16gemm(int64_t M, int64_t N, int64_t K, ConstMatrix<BFloat16> a, ConstMat
   const int64_t mcb = ((M + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
   m_blocks = (M + mcb - 1) / mcb;
   const int64_t kc_max = std::min(K, KC), nc_max = std::min((N + NR - 1) / NR * NR, NC);
-  std::vector<uint32_t> b_pack(static_cast<size_t>((kc_max + 1) / 2 * nc_max));
-  for (int64_t jc = 0; jc < N; jc += NC) {
-    const int64_t nc = std::min(NC, N - jc), n_panels = (nc + NR - 1) / NR;
-    for (int64_t pc = 0; pc < K; pc += KC) {
-      const int64_t kc = std::min(KC, K - pc), steps = (kc + 1) / 2;
+  const int64_t m_tiles = (M + MR - 1) / MR, tiles_per_block = mcb / MR;
+  // Uninitialized: the packers write every word the kernel reads.
+  std::unique_ptr<uint32_t[]> b_pack(new uint32_t[static_cast<size_t>((kc_max + 1) / 2 * nc_max)]);
+  std::unique_ptr<uint32_t[]> a_pack(new uint32_t[static_cast<size_t>((kc_max + 1) / 2 * m_tiles * MR)]);
+  for (int64_t pc = 0; pc < K; pc += KC) {
+    const int64_t kc = std::min(KC, K - pc), steps = (kc + 1) / 2;
+    // All of A's slab once, a tile's panel per index, before any column range needs it.
+    parallel_range(0, m_tiles, std::max<int64_t>(1, 8192 / (steps * MR)), [&](int64_t lo, int64_t hi) {
+      pack_a(a, lo * MR, std::min(M, hi * MR) - lo * MR, pc, kc, a_pack.get() + lo * steps * MR);
+    });
+    for (int64_t jc = 0; jc < N; jc += NC) {
+      const int64_t nc = std::min(NC, N - jc), n_panels = (nc + NR - 1) / NR;
       const bool add = accumulate || pc > 0;
       parallel_range(0, n_panels, std::max<int64_t>(1, 8192 / (steps * NR)), [&](int64_t lo, int64_t hi) {
-        pack_b(b, pc, kc, jc + lo * NR, std::min(nc, hi * NR) - lo * NR, b_pack.data() + lo * steps * NR);
+        pack_b(b, pc, kc, jc + lo * NR, std::min(nc, hi * NR) - lo * NR, b_pack.get() + lo * steps * NR);
       });
       // Tasks: A blocks x column ranges, enough of them to keep every thread busy.
       const int64_t n_chunks = std::clamp<int64_t>((4 * threads + m_blocks - 1) / m_blocks, 1, n_panels);
@@ -153,22 +162,16 @@ void bf16gemm(int64_t M, int64_t N, int64_t K, ConstMatrix<BFloat16> a, ConstMat
       const int64_t task_flops = 2 * mcb * kc * panels_per_chunk * NR;
       const int64_t grain = task_flops >= (int64_t{1} << 17) ? 1 : m_blocks * n_chunks;
       parallel_range(0, m_blocks * n_chunks, grain, [&](int64_t lo, int64_t hi) {
-        std::vector<uint32_t> a_pack(static_cast<size_t>(mcb * steps));  // this task's A block
-        int64_t packed = -1;
         for (int64_t task = lo; task < hi; ++task) {
           const int64_t ib = task / n_chunks, chunk = task % n_chunks;
-          const int64_t i0 = ib * mcb, mc = std::min(mcb, M - i0);
-          if (ib != packed) {
-            pack_a(a, i0, mc, pc, kc, a_pack.data());
-            packed = ib;
-          }
+          const int64_t t0 = ib * tiles_per_block, t1 = std::min(m_tiles, t0 + tiles_per_block);
           const int64_t jp_end = std::min(n_panels, (chunk + 1) * panels_per_chunk);
           for (int64_t jp = chunk * panels_per_chunk; jp < jp_end; ++jp) {
             const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jp * NR));
-            for (int64_t ir = 0; ir < mc; ir += MR) {
-              const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-              micro_kernel(steps, a_pack.data() + (ir / MR) * steps * MR, b_pack.data() + jp * steps * NR,
-                           c.data + (i0 + ir) * c.rs + jc + jp * NR, c.rs, mr, nr, add);
+            for (int64_t t = t0; t < t1; ++t) {
+              const int mr = static_cast<int>(std::min<int64_t>(MR, M - t * MR));
+              micro_kernel(steps, a_pack.get() + t * steps * MR, b_pack.get() + jp * steps * NR,
+                           c.data + t * MR * c.rs + jc + jp * NR, c.rs, mr, nr, add);
             }
           }
         }
