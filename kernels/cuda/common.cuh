@@ -45,12 +45,27 @@ __device__ __forceinline__ Acc<T> to_acc(T v) {
   else return v;
 }
 
+// float -> 16-bit float as ember::Half / ember::BFloat16 round on the CPU
+// (tensor/half.hpp): nearest even, and NaN bits chosen the CPU's way (half:
+// the sign and 0x7e00; bfloat16: the top 16 bits, made quiet), where the
+// CUDA intrinsics return one canonical NaN.
+__device__ __forceinline__ __half float_to_half(float f) {
+  const unsigned u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return __ushort_as_half(static_cast<unsigned short>(((u >> 16) & 0x8000u) | 0x7e00u));
+  return __float2half_rn(f);
+}
+__device__ __forceinline__ __nv_bfloat16 float_to_bfloat16(float f) {
+  const unsigned u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return __ushort_as_bfloat16(static_cast<unsigned short>((u >> 16) | 0x40u));
+  return __float2bfloat16_rn(f);
+}
+
 // Any arithmetic value -> element type D (bool: != 0; 16-bit floats through float).
 template <class D, class V>
 __device__ __forceinline__ D from_acc(V v) {
   if constexpr (std::is_same_v<D, bool>) return v != V(0);
-  else if constexpr (std::is_same_v<D, __half>) return __float2half_rn(static_cast<float>(v));
-  else if constexpr (std::is_same_v<D, __nv_bfloat16>) return __float2bfloat16_rn(static_cast<float>(v));
+  else if constexpr (std::is_same_v<D, __half>) return float_to_half(static_cast<float>(v));
+  else if constexpr (std::is_same_v<D, __nv_bfloat16>) return float_to_bfloat16(static_cast<float>(v));
   else return static_cast<D>(v);
 }
 

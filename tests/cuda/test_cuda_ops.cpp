@@ -8,6 +8,7 @@
 // uniform/integer/dropout draws exactly; normal draws rtol 1e-6.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -239,6 +240,32 @@ TEST(CudaCopy, EveryDtypePairConvertsAsTheCpu) {
       Tensor host = empty(src.shape(), to);
       ops::copy_(host, gpu(src));                          // device -> host with conversion
       EXPECT_TRUE(same_values(host, want)) << "cuda " << from << " -> cpu " << to;
+    }
+  }
+}
+
+// Narrowing to 16-bit floats on the device gives the CPU's bits, NaNs
+// included (signs and payloads), with infinities, subnormals and ties.
+TEST(CudaCopy, NarrowingGivesTheCpuBitsNaNsIncluded) {
+  EMBER_SKIP_WITHOUT_GPU();
+  std::vector<uint32_t> patterns = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xff812345u, 0x7fa5a5a5u, 0x7f800000u,
+                                    0xff800000u, 0x00000001u, 0x80000001u, 0x3f808000u, 0x3f818000u, 0x33800000u,
+                                    0x387fe000u, 0x7f7fffffu, 0x00000000u, 0x80000000u};
+  std::vector<float> values(patterns.size());
+  std::memcpy(values.data(), patterns.data(), 4 * patterns.size());
+  const Tensor src = ops::clone(from_blob(values.data(), {static_cast<int64_t>(values.size())}));
+  for (DType to : {kFloat16, kBFloat16}) {
+    for (DType via : {kFloat32, kFloat64}) {
+      const Tensor in = ops::to(src, via);
+      const Tensor want = ops::to(in, to);
+      const Tensor got = ops::to(ops::to(gpu(in), to), Device(kCPU));
+      ASSERT_EQ(got.numel(), want.numel());
+      for (int64_t i = 0; i < want.numel(); ++i) {
+        uint16_t a = 0, b = 0;
+        std::memcpy(&a, static_cast<const char*>(got.data_ptr()) + 2 * i, 2);
+        std::memcpy(&b, static_cast<const char*>(want.data_ptr()) + 2 * i, 2);
+        EXPECT_EQ(a, b) << via << " -> " << to << " element " << i << " (float bits 0x" << std::hex << patterns[i] << ")";
+      }
     }
   }
 }
