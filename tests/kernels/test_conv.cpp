@@ -10,6 +10,7 @@
 // sqrt(reduction length); float16/bfloat16 computed in float32 from the rounded
 // inputs, so only the output rounding counts: rtol 2e-3 / 1e-2.
 #include <cmath>
+#include <random>
 
 #include "test_util.hpp"
 
@@ -285,6 +286,34 @@ TEST(Conv2d, NonContiguousAndReducedPrecision) {
   check_case(k, kFloat32, true);
   check_case(k, kFloat16);
   check_case(k, kBFloat16);
+}
+
+// Random small geometries (a fixed seed, so a failure repeats): every kernel
+// route on every ISA path for float32, and the bfloat16 routes, against the
+// float64 reference. Channel counts, kernels, strides, paddings, dilations
+// and groups are drawn independently, so combinations no hand-picked case
+// covers (a 4x1 kernel with dilation 2 and stride 2 on a 1-wide image...) get
+// run.
+TEST(Conv2d, RandomGeometriesOnEveryRoute) {
+  manual_seed(18);
+  std::mt19937 rng(2026);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int trial = 0; trial < 40; ++trial) {
+    Case k;
+    k.groups = pick(1, 3);
+    k.N = pick(1, 3);
+    k.C = k.groups * pick(1, 5);
+    k.O = k.groups * pick(1, 12);
+    k.KH = pick(1, 4), k.KW = pick(1, 4);
+    k.sh = pick(1, 2), k.sw = pick(1, 2);
+    k.dh = pick(1, 2), k.dw = pick(1, 2);
+    k.ph = pick(0, 2), k.pw = pick(0, 2);
+    k.H = std::max<int64_t>(1, k.dh * (k.KH - 1) + 1 - 2 * k.ph) + pick(0, 9);
+    k.W = std::max<int64_t>(1, k.dw * (k.KW - 1) + 1 - 2 * k.pw) + pick(0, 17);
+    k.bias = pick(0, 1) == 1;
+    check_case(k, kFloat32);
+    check_case_on_active_isa(k, kBFloat16, false);
+  }
 }
 
 TEST(Conv2d, UnbatchedInput) {
