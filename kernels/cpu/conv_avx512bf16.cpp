@@ -27,6 +27,20 @@ namespace {
 constexpr int MR = kConvTile, NR = kConvPanel;
 constexpr int64_t KC = 256;  // pair steps per slab: a panel's slab (KC x NR words) stays in L1
 
+// A tile's R rows of 32 float accumulators -> row r at c + r * ldc (add: +=).
+template <int R>
+inline void store_tile(__m512 (&acc)[R][2], float* c, int64_t ldc, bool add) {
+  for (int r = 0; r < R; ++r) {
+    float* row = c + r * ldc;
+    if (add) {
+      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(row));
+      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(row + 16));
+    }
+    _mm512_storeu_ps(row, acc[r][0]);
+    _mm512_storeu_ps(row + 16, acc[r][1]);
+  }
+}
+
 // acc (R positions x 32 channels) = sum over kc pair steps of the pair word
 // xs[off[p] + r] dotted with the weight pairs w[p][0, 32); then c = acc (add: +=).
 template <int R>
@@ -46,15 +60,7 @@ void tile(int64_t kc, const int64_t* __restrict off, const uint32_t* xs, const u
       acc[r][1] = _mm512_dpbf16_ps(acc[r][1], xr, w1);
     }
   }
-  for (int r = 0; r < R; ++r) {
-    float* row = c + r * ldc;
-    if (add) {
-      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(row));
-      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(row + 16));
-    }
-    _mm512_storeu_ps(row, acc[r][0]);
-    _mm512_storeu_ps(row + 16, acc[r][1]);
-  }
+  store_tile<R>(acc, c, ldc, add);
 }
 
 using TileFn = void (*)(int64_t, const int64_t*, const uint32_t*, const uint32_t*, float*, int64_t, bool);
@@ -91,15 +97,7 @@ void weight_tile(const ConvImage& x, const uint16_t* img, const int64_t* __restr
       }
     }
   }
-  for (int r = 0; r < R; ++r) {
-    float* row = c + r * ldc;
-    if (add) {
-      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(row));
-      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(row + 16));
-    }
-    _mm512_storeu_ps(row, acc[r][0]);
-    _mm512_storeu_ps(row + 16, acc[r][1]);
-  }
+  store_tile<R>(acc, c, ldc, add);
 }
 
 using WeightTileFn = void (*)(const ConvImage&, const uint16_t*, const int64_t*, const uint32_t*, int64_t, float*,
