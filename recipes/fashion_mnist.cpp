@@ -11,7 +11,7 @@
 //                       [--lr LR] [--data DIR] [--seed 0] [--limit N] [--device cpu|cuda|cuda:N]
 //                       [--workers N] [--augment] [--out DIR] [--executor serial|parallel]
 //                       [--checkpoint FILE] [--resume FILE] [--no-stop] [--distributed]
-//                       [--schedule auto|constant|one-cycle]
+//                       [--schedule auto|constant|one-cycle] [--precision fp32|bf16|fp16]
 // Under an MPI launcher (mpiexec -n N ember-fashion-mnist ...) the ranks train
 // data-parallel (train::DataParallel; NCCL between GPUs, MPI between CPUs):
 // each on its share of every epoch and of the global batch; rank 0 prints.
@@ -20,14 +20,16 @@
 // checkpoints) form the loop's task graphs. Batches come from a DataLoader
 // over the split held as tensors on the device (shuffled per epoch from
 // --seed); --augment adds random crops and flips as a device transform, so on
-// a GPU they run there. Per model it writes <out>/<model>.csv, .jsonl and a
-// PNG of the curves.
+// a GPU they run there. --precision bf16 or fp16 trains under autocast
+// (float16 with a GradScaler). Per model it writes <out>/<model>.csv, .jsonl
+// and a PNG of the curves.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -65,6 +67,7 @@ struct RunOptions {
   bool stop_at_target = true;
   train::LoopExecutor executor = train::LoopExecutor::serial;
   std::shared_ptr<train::ProcessGroup> group;  // data-parallel over this group's ranks (null: one process)
+  std::optional<DType> autocast;               // mixed precision: kBFloat16 or kFloat16
 };
 
 // Trains one model; returns whether it reached its target.
@@ -97,6 +100,8 @@ bool run(const std::string& name, std::shared_ptr<nn::Module> model, const data:
   train::LearnerOptions lo;
   lo.executor = o.executor;
   lo.process_group = o.group;
+  lo.autocast = o.autocast;
+  if (o.autocast == kFloat16) lo.grad_scaler = std::make_shared<optim::GradScaler>();
   train::Learner learner(model, train_dl, test_dl,
                          [](const Tensor& pred, const Tensor& y) { return nn::cross_entropy(pred, y); }, opt, lo);
 
@@ -188,6 +193,10 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint", o.checkpoint, "save a checkpoint to this file after every epoch");
   app.add_option("--resume", o.resume, "resume from a checkpoint (one model: --model mlp or cnn)");
   app.add_flag("--no-stop", no_stop, "train every epoch instead of stopping at the target");
+  std::string precision = "fp32";
+  app.add_option("--precision", precision,
+                 "fp32, or mixed precision under autocast: bf16, or fp16 with loss scaling")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   bool distributed = false;
   app.add_flag("--distributed", distributed,
                "data-parallel over the ranks of an MPI launch (on by itself under mpiexec -n N with N > 1): "
@@ -201,6 +210,7 @@ int main(int argc, char** argv) {
     o.lr = lr > 0 ? lr : (o.one_cycle ? 3e-3 : 1e-3);
   };
   o.executor = executor == "parallel" ? train::LoopExecutor::work_stealing : train::LoopExecutor::serial;
+  if (precision != "fp32") o.autocast = precision == "bf16" ? kBFloat16 : kFloat16;
 
   try {
     EMBER_CHECK(o.resume.empty() || model != "both", "--resume needs one model (--model mlp or --model cnn)");
