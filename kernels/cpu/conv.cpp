@@ -127,9 +127,10 @@ struct ConvGemmFns {
   void (*forward)(int64_t, ConstMatrix<float>, const ConvImage&, Matrix<float>, bool) = nullptr;
   ConvDirectShape (*direct_shape)() = nullptr;
   void (*pack_direct)(int64_t, ConstMatrix<float>, int64_t, float*) = nullptr;
-  void (*direct)(int64_t, const float*, const ConvImage&, float*, int64_t, int64_t, int64_t) = nullptr;
+  void (*direct)(int64_t, const float*, const ConvImage&, const int64_t*, float*, int64_t, int64_t, int64_t) = nullptr;
   void (*direct_unpack)(int64_t, const float*, int64_t, int64_t, const float*, float*) = nullptr;
-  void (*direct_weight)(int64_t, const float*, int64_t, const ConvImage&, float*, int64_t, int64_t, int64_t, bool) = nullptr;
+  void (*direct_weight)(int64_t, const float*, int64_t, const ConvImage&, const int64_t*, float*, int64_t, int64_t,
+                        int64_t, bool) = nullptr;
   void (*direct_pack_rows)(int64_t, const float*, int64_t, float*, int64_t) = nullptr;
 };
 
@@ -187,17 +188,33 @@ ConvImage padded_copy(const ConvImage& img, std::vector<float>& buf) {
   return padded;
 }
 
+// off[k] = (c * H + i * dh) * W + j * dw for tap k = (c, i, j) of C channels
+// and a KH x KW kernel over planes of H x W: where the input row that tap
+// reads for output row 0 starts (the direct kernels' tap offsets; made here,
+// once per call, so no per-ISA file owns a container).
+std::vector<int64_t> tap_offsets(int64_t C, int64_t H, int64_t W, int64_t KH, int64_t KW, int64_t dh, int64_t dw) {
+  const int64_t taps = KH * KW;
+  std::vector<int64_t> off(static_cast<size_t>(C * taps));
+  for (int64_t k = 0; k < C * taps; ++k)
+    off[static_cast<size_t>(k)] = ((k / taps) * H + ((k % taps) / KW) * dh) * W + (k % KW) * dw;
+  return off;
+}
+
 // Whether a convolution takes conv_direct: stride 1 on an ISA that has it.
 bool direct_route(const ConvGemmFns& fast, const Geometry& g) {
   return fast.direct != nullptr && g.a.stride[0] == 1 && g.a.stride[1] == 1;
 }
 
-// conv_direct's weights for every group (w: G blocks of M rows of K), packed
-// once per call.
+// conv_direct's weights for every group of convolution g (w: G blocks of M
+// rows of K), packed once per call, and its tap offsets.
 struct DirectWeights {
   std::vector<float> data;
+  std::vector<int64_t> off;  // the taps' offsets in the (padded) image, tap_offsets
   int64_t per_group = 0;
-  DirectWeights(const ConvGemmFns& fast, int64_t G, int64_t M, int64_t K, const float* w) {
+  DirectWeights(const ConvGemmFns& fast, const Geometry& g, int64_t M, int64_t K, const float* w)
+      : off(tap_offsets(g.Cg, g.H + 2 * g.a.padding[0], g.W + 2 * g.a.padding[1], g.KH, g.KW, g.a.dilation[0],
+                        g.a.dilation[1])) {
+    const int64_t G = g.G;
     const int64_t NR = fast.direct_shape().NR;
     per_group = (M + NR - 1) / NR * NR * K;
     data.resize(static_cast<size_t>(G * per_group));
@@ -214,13 +231,14 @@ struct ImageBuffers {
 
 // out (M, OH * OW) = w (M, C * KH * KW) @ col(img) (+ bias[o] on row o when
 // bias is given) through the implicit GEMM, or through conv_direct when
-// direct_w (w packed, DirectWeights) is given: a padded copy of the image,
+// direct_w (w packed, DirectWeights, with the taps' offsets off) is given: a padded copy of the image,
 // the output computed with channels along its rows, and the unpack that
 // transposes it into place. `split`: the image's positions may be shared out
 // among the threads (few images in the batch); otherwise the caller runs
 // images in parallel and this one stays on its thread.
-void implicit_conv(const ConvGemmFns& fast, int64_t M, ConstMatrix<float> w, const float* direct_w, const ConvImage& img,
-                   float* out, const float* bias, ImageBuffers& bufs, bool split) {
+void implicit_conv(const ConvGemmFns& fast, int64_t M, ConstMatrix<float> w, const float* direct_w,
+                   const int64_t* off, const ConvImage& img, float* out, const float* bias, ImageBuffers& bufs,
+                   bool split) {
   if (direct_w != nullptr) {
     const ConvImage x = padded_copy(img, bufs.padded);
     const auto [NR, MR] = fast.direct_shape();
@@ -229,7 +247,7 @@ void implicit_conv(const ConvGemmFns& fast, int64_t M, ConstMatrix<float> w, con
     float* outw = bufs.outw.data();
     const int64_t tile_flops = 2 * MR * ldo * x.C * x.KH * x.KW;
     const int64_t grain = split ? std::max<int64_t>(1, (int64_t{1} << 17) / tile_flops) : tiles;
-    parallel_range(0, tiles, grain, [&](int64_t lo, int64_t hi) { fast.direct(M, direct_w, x, outw, ldo, lo, hi); });
+    parallel_range(0, tiles, grain, [&](int64_t lo, int64_t hi) { fast.direct(M, direct_w, x, off, outw, ldo, lo, hi); });
     fast.direct_unpack(M, outw, ldo, L, bias, out);
     return;
   }
@@ -263,7 +281,7 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
   const bool implicit = fast.forward != nullptr && !g.direct();
   std::optional<DirectWeights> dw;
   if constexpr (std::is_same_v<T, float>) {
-    if (implicit && direct_route(fast, g)) dw.emplace(fast, g.G, g.Og, g.Kc, pw);
+    if (implicit && direct_route(fast, g)) dw.emplace(fast, g, g.Og, g.Kc, pw);
   }
   const bool split = few_images(g.N);
   parallel_range(0, g.N, split ? g.N : image_grain(g), [&](int64_t lo, int64_t hi) {
@@ -276,8 +294,8 @@ void conv2d_typed(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
         if constexpr (std::is_same_v<T, float>) {
           if (implicit) {
             implicit_conv(fast, g.Og, ConstMatrix<float>{pw + gr * g.Og * g.Kc, g.Kc, 1},
-                          dw ? dw->group(gr) : nullptr, conv_image(g, xg), og, pb != nullptr ? pb + gr * g.Og : nullptr,
-                          bufs, split);
+                          dw ? dw->group(gr) : nullptr, dw ? dw->off.data() : nullptr, conv_image(g, xg), og,
+                          pb != nullptr ? pb + gr * g.Og : nullptr, bufs, split);
             continue;
           }
         }
@@ -331,14 +349,15 @@ bool conv2d_backward_input_implicit(const Geometry& g, const ConvGemmFns& fast, 
   const int64_t taps = g.KH * g.KW;
   const std::vector<float> wf = flipped_weights(g, pw);
   std::optional<DirectWeights> dw;
-  if (direct_route(fast, gt)) dw.emplace(fast, g.G, g.Cg, g.Og * taps, wf.data());
+  if (direct_route(fast, gt)) dw.emplace(fast, gt, g.Cg, g.Og * taps, wf.data());
   const bool split = few_images(g.N);
   parallel_range(0, g.N, split ? g.N : image_grain(g), [&](int64_t lo, int64_t hi) {
     ImageBuffers bufs;  // this task's (implicit_conv)
     for (int64_t n = lo; n < hi; ++n) {
       for (int64_t gr = 0; gr < g.G; ++gr) {
         implicit_conv(fast, g.Cg, ConstMatrix<float>{wf.data() + gr * g.Cg * g.Og * taps, g.Og * taps, 1},
-                      dw ? dw->group(gr) : nullptr, conv_image(gt, pgo + (n * g.O + gr * g.Og) * g.L),
+                      dw ? dw->group(gr) : nullptr, dw ? dw->off.data() : nullptr,
+                      conv_image(gt, pgo + (n * g.O + gr * g.Og) * g.L),
                       pgx + (n * g.C + gr * g.Cg) * g.H * g.W, nullptr, bufs, split);
       }
     }
@@ -428,13 +447,16 @@ bool conv2d_backward_weight_direct(const Geometry& g, const ConvGemmFns& fast, c
   if (fast.direct_weight == nullptr || g.N == 0) return false;
   const auto [NR, MR] = fast.direct_shape();
   const WeightTiles t(g, NR, MR);
+  // The images are padded copies when the convolution pads (padded_copy), else read as they are.
+  const std::vector<int64_t> off = tap_offsets(g.Cg, g.H + 2 * g.a.padding[0], g.W + 2 * g.a.padding[1], g.KH, g.KW,
+                                               g.a.dilation[0], g.a.dilation[1]);
   weight_grad_in_slices(g, fast, t.ldo, pgw, [&] {
     return [&, padded = std::vector<float>(), rows = std::vector<float>(static_cast<size_t>(g.L * t.ldo))](
                int64_t n, int64_t gr, float* dst, bool accumulate) mutable {
       fast.direct_pack_rows(g.Og, pgo + (n * g.O + gr * g.Og) * g.L, g.L, rows.data(), t.ldo);
       const ConvImage x = padded_copy(conv_image(g, px + (n * g.C + gr * g.Cg) * g.H * g.W), padded);
       parallel_range(0, t.count, t.grain, [&](int64_t t0, int64_t t1) {
-        fast.direct_weight(g.Og, rows.data(), t.ldo, x, dst, t.ldo, t0, t1, accumulate);
+        fast.direct_weight(g.Og, rows.data(), t.ldo, x, off.data(), dst, t.ldo, t0, t1, accumulate);
       });
     };
   });
@@ -509,11 +531,7 @@ bool conv_bf16_direct(const Geometry& g, const BFloat16* x, const BFloat16* w, c
   std::vector<uint32_t> wp(static_cast<size_t>(g.G * per_group));
   for (int64_t gr = 0; gr < g.G; ++gr)
     avx512bf16::pack_conv_weights(g.Og, w + gr * g.Og * g.Cg * taps, g.Cg, taps, wp.data() + gr * per_group);
-  std::vector<int64_t> off(static_cast<size_t>(Q));  // pair step (pair, i, j) -> its word in the pair image
-  for (int64_t q = 0; q < Q; ++q) {
-    const int64_t cp = q / taps, i = (q % taps) / g.KW, j = q % g.KW;
-    off[static_cast<size_t>(q)] = (cp * Hp + i * g.a.dilation[0]) * Wp + j * g.a.dilation[1];
-  }
+  const std::vector<int64_t> off = tap_offsets(Cp, Hp, Wp, g.KH, g.KW, g.a.dilation[0], g.a.dilation[1]);  // in words
   const ConvImage shape{nullptr, Cp, Hp, Wp, g.KH, g.KW, g.OH, g.OW, 1, 1, 0, 0, g.a.dilation[0], g.a.dilation[1]};
   const int64_t tiles = g.OH * ((g.OW + MR - 1) / MR);
   const bool split = few_images(g.N);
@@ -543,10 +561,8 @@ bool conv_bf16_direct(const Geometry& g, const BFloat16* x, const BFloat16* w, c
 void conv_bf16_backward_weight(const Geometry& g, const BFloat16* pgo, const BFloat16* px, float* pgw) {
   const ConvGemmFns fast = conv_gemm_fns();
   const WeightTiles t(g, avx512bf16::kConvPanel, avx512bf16::kConvTile);
-  const int64_t ph = g.a.padding[0], pw = g.a.padding[1], Hp = g.H + 2 * ph, Wp = g.W + 2 * pw, taps = g.KH * g.KW;
-  std::vector<int64_t> off(static_cast<size_t>(g.Kc));  // tap (c, i, j) -> its input row's start in the padded image
-  for (int64_t k = 0; k < g.Kc; ++k)
-    off[static_cast<size_t>(k)] = ((k / taps) * Hp + ((k % taps) / g.KW) * g.a.dilation[0]) * Wp + (k % g.KW) * g.a.dilation[1];
+  const int64_t ph = g.a.padding[0], pw = g.a.padding[1], Hp = g.H + 2 * ph, Wp = g.W + 2 * pw;
+  const std::vector<int64_t> off = tap_offsets(g.Cg, Hp, Wp, g.KH, g.KW, g.a.dilation[0], g.a.dilation[1]);
   const ConvImage shape{nullptr, g.Cg, Hp, Wp, g.KH, g.KW, g.OH, g.OW, 1, 1, 0, 0, g.a.dilation[0], g.a.dilation[1]};
   const int64_t pair_rows = g.OH * ((g.OW + 1) / 2);
   weight_grad_in_slices(g, fast, t.ldo, pgw, [&] {

@@ -17,8 +17,14 @@
 #include <cstring>
 #include <utility>
 
+// g++ 12's AVX-512 intrinsics trip -Wuninitialized (GCC bug 105593; see vec.hpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
 #include <ember/kernels/cpu/conv_gemm.hpp>
-#include <ember/kernels/cpu/vec.hpp>  // immintrin.h, with g++ 12's false warnings silenced
 #include <ember/tensor/half.hpp>
 
 namespace ember::cpu::avx512bf16 {
@@ -113,7 +119,7 @@ inline uint32_t pair(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo
 
 void conv_pair_channels(const BFloat16* x, int64_t C, int64_t H, int64_t W, int64_t ph, int64_t pw, uint32_t* dst) {
   const int64_t Hp = H + 2 * ph, Wp = W + 2 * pw, Cp = (C + 1) / 2;
-  std::fill(dst, dst + Cp * Hp * Wp, 0u);
+  std::memset(dst, 0, 4 * static_cast<size_t>(Cp * Hp * Wp));
   for (int64_t cp = 0; cp < Cp; ++cp) {
     const bool second = 2 * cp + 1 < C;
     for (int64_t h = 0; h < H; ++h) {
@@ -171,7 +177,8 @@ void conv_direct(int64_t M, const uint32_t* wp, const uint32_t* xp, const ConvIm
 
 void conv_position_pairs(int64_t M, const BFloat16* g, int64_t OH, int64_t OW, uint32_t* dst, int64_t ldo) {
   const int64_t per_row = (OW + 1) / 2, rows = OH * per_row;
-  for (int64_t q = 0; q < rows; ++q) std::fill(dst + q * ldo + M, dst + (q + 1) * ldo, 0u);
+  for (int64_t q = 0; q < rows; ++q)
+    for (int64_t o = M; o < ldo; ++o) dst[q * ldo + o] = 0;
   for (int64_t o = 0; o < M; ++o) {
     for (int64_t oh = 0; oh < OH; ++oh) {
       const uint16_t* row = &g[(o * OH + oh) * OW].bits;

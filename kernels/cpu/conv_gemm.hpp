@@ -44,7 +44,8 @@ struct ConvImage {
 // past M) instead of once per image.
 //   conv_direct:        outw (OH * OW, ldo) row-major, channels along its rows, for the
 //                       tiles [u0, u1): tile u is output row u / T, positions from
-//                       (u % T) * MR, with T = ceil(OW / MR) tiles per row.
+//                       (u % T) * MR, with T = ceil(OW / MR) tiles per row; off[k] is
+//                       where tap k = (c, i, j) starts in x: (c * H + i * dh) * W + j * dw.
 //   conv_direct_unpack: out (M, L) = the first M columns of outw (L, ldo) transposed
 //                       (+ bias[o] on row o when bias is given).
 // The weight gradient the same way round, at any stride: with g the output
@@ -61,11 +62,11 @@ struct ConvDirectShape {
   void conv_gemm(int64_t M, ConstMatrix<float> w, const ConvImage& x, Matrix<float> out, bool accumulate);   \
   ConvDirectShape conv_direct_shape();                                                                        \
   void pack_conv_direct_weights(int64_t M, ConstMatrix<float> w, int64_t K, float* dst);                     \
-  void conv_direct(int64_t M, const float* wp, const ConvImage& x, float* outw, int64_t ldo, int64_t u0,     \
-                   int64_t u1);                                                                               \
+  void conv_direct(int64_t M, const float* wp, const ConvImage& x, const int64_t* off, float* outw,          \
+                   int64_t ldo, int64_t u0, int64_t u1);                                                      \
   void conv_direct_unpack(int64_t M, const float* outw, int64_t ldo, int64_t L, const float* bias, float* out); \
-  void conv_direct_weight(int64_t M, const float* g, int64_t ldg, const ConvImage& x, float* gwt, int64_t ldo,   \
-                          int64_t u0, int64_t u1, bool accumulate);                                             \
+  void conv_direct_weight(int64_t M, const float* g, int64_t ldg, const ConvImage& x, const int64_t* off,        \
+                          float* gwt, int64_t ldo, int64_t u0, int64_t u1, bool accumulate);                    \
   void conv_direct_pack_rows(int64_t M, const float* src, int64_t L, float* dst, int64_t ldo);                 \
   }
 EMBER_DECLARE_CONV_GEMM(avx2)

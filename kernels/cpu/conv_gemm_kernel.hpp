@@ -9,7 +9,6 @@
 
 #include <array>
 #include <utility>
-#include <vector>
 
 #include <ember/kernels/cpu/conv_gemm.hpp>
 #include <ember/kernels/cpu/gemm_kernel.hpp>
@@ -190,21 +189,10 @@ constexpr std::array<WeightTileFn, sizeof...(I)> weight_tiles(std::index_sequenc
 inline __m256 load_first(const float* p, int n) {
   if (n == 8) return _mm256_loadu_ps(p);
   alignas(32) float t[8] = {};
-  std::copy(p, p + n, t);
+  for (int i = 0; i < n; ++i) t[i] = p[i];
   return _mm256_load_ps(t);
 }
 #endif
-
-// Tap (c, i, j) of x -> the start of the input row it reads for output row 0.
-inline std::vector<int64_t> tap_offsets(const ConvImage& x) {
-  const int64_t K = x.C * x.KH * x.KW, taps = x.KH * x.KW;
-  std::vector<int64_t> off(static_cast<size_t>(K));
-  for (int64_t k = 0; k < K; ++k) {
-    const int64_t c = k / taps, i = (k % taps) / x.KW, j = k % x.KW;
-    off[static_cast<size_t>(k)] = (c * x.H + i * x.dh) * x.W + j * x.dw;
-  }
-  return off;
-}
 
 }  // namespace gemm_detail
 
@@ -225,12 +213,12 @@ void pack_conv_direct_weights(int64_t M, ConstMatrix<float> w, int64_t K, float*
     }
 }
 
-void conv_direct(int64_t M, const float* wp, const ConvImage& x, float* outw, int64_t ldo, int64_t u0, int64_t u1) {
+void conv_direct(int64_t M, const float* wp, const ConvImage& x, const int64_t* off, float* outw, int64_t ldo, int64_t u0,
+                 int64_t u1) {
   using DB = gemm_detail::DirectBlocking;
   constexpr int MR = DB::MR, NR = DB::NV * Vf::size;
   static constexpr auto tiles = gemm_detail::direct_tiles(std::make_index_sequence<MR>());
   const int64_t K = x.C * x.KH * x.KW, panels = (M + NR - 1) / NR, per_row = (x.OW + MR - 1) / MR;
-  const std::vector<int64_t> off = gemm_detail::tap_offsets(x);
   // Equal slabs of at most KC taps.
   const int64_t slabs = (K + DB::KC - 1) / DB::KC, kc_max = (K + slabs - 1) / slabs;
   for (int64_t pc = 0; pc < K; pc += kc_max) {
@@ -239,23 +227,22 @@ void conv_direct(int64_t M, const float* wp, const ConvImage& x, float* outw, in
       const float* w = wp + (jp * K + pc) * NR;
       for (int64_t u = u0; u < u1; ++u) {
         const int64_t oh = u / per_row, ow = (u % per_row) * MR, mr = std::min<int64_t>(MR, x.OW - ow);
-        tiles[static_cast<size_t>(mr - 1)](kc, off.data() + pc, x.x + oh * x.W + ow, w,
+        tiles[static_cast<size_t>(mr - 1)](kc, off + pc, x.x + oh * x.W + ow, w,
                                            outw + (oh * x.OW + ow) * ldo + jp * NR, ldo, pc > 0);
       }
     }
   }
 }
 
-void conv_direct_weight(int64_t M, const float* g, int64_t ldg, const ConvImage& x, float* gwt, int64_t ldo, int64_t u0,
-                        int64_t u1, bool accumulate) {
+void conv_direct_weight(int64_t M, const float* g, int64_t ldg, const ConvImage& x, const int64_t* off, float* gwt,
+                        int64_t ldo, int64_t u0, int64_t u1, bool accumulate) {
   using DB = gemm_detail::DirectBlocking;
   constexpr int MR = DB::MR, NR = DB::NV * Vf::size;
   static constexpr auto tiles = gemm_detail::weight_tiles(std::make_index_sequence<MR>());
   const int64_t K = x.C * x.KH * x.KW, panels = (M + NR - 1) / NR;
-  const std::vector<int64_t> off = gemm_detail::tap_offsets(x);
   for (int64_t u = u0; u < u1; ++u) {
     const int64_t k = (u / panels) * MR, jp = u % panels, mr = std::min<int64_t>(MR, K - k);
-    tiles[static_cast<size_t>(mr - 1)](x, off.data() + k, g + jp * NR, ldg, gwt + k * ldo + jp * NR, ldo, accumulate);
+    tiles[static_cast<size_t>(mr - 1)](x, off + k, g + jp * NR, ldg, gwt + k * ldo + jp * NR, ldo, accumulate);
   }
 }
 
@@ -275,7 +262,8 @@ void conv_direct_pack_rows(int64_t M, const float* src, int64_t L, float* dst, i
 #endif
   for (; o0 < M; ++o0)
     for (int64_t l = 0; l < L; ++l) dst[l * ldo + o0] = src[o0 * L + l];
-  for (int64_t l = 0; l < L; ++l) std::fill(dst + l * ldo + M, dst + (l + 1) * ldo, 0.0f);
+  for (int64_t l = 0; l < L; ++l)
+    for (int64_t o = M; o < ldo; ++o) dst[l * ldo + o] = 0.0f;
 }
 
 void conv_direct_unpack(int64_t M, const float* outw, int64_t ldo, int64_t L, const float* bias, float* out) {

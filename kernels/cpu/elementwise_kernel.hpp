@@ -22,7 +22,6 @@
 #include <ember/kernels/cpu/vec_kernels.hpp>
 #include <ember/kernels/cpu/vec_loop.hpp>
 #include <ember/kernels/cpu/vec_math.hpp>
-#include <ember/tensor/half.hpp>
 
 namespace ember::cpu::EMBER_ISA_NS {
 namespace elementwise_detail {
@@ -53,7 +52,8 @@ void binary_map(float* out, const float* a, int64_t sa, const float* b, int64_t 
 
 // bfloat16 is the top half of a float: widening is a shift; narrowing rounds
 // to nearest even by adding 0x7fff plus the lowest kept bit, and turns a NaN
-// into the quiet NaN with the same top bits (BFloat16::round in half.hpp).
+// into the quiet NaN with the same top bits: BFloat16::round in half.hpp,
+// written out here (not called: Note [per-ISA namespaces] in vec.hpp).
 void bf16_to_f32(float* out, const uint16_t* x, int64_t n) {
   int64_t i = 0;
 #if defined(__AVX512F__)
@@ -101,7 +101,12 @@ void f32_to_bf16(uint16_t* out, const float* x, int64_t n) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), packed);
   }
 #endif
-  for (; i < n; ++i) out[i] = BFloat16(x[i]).bits;
+  for (; i < n; ++i) {
+    uint32_t u = 0;
+    std::memcpy(&u, x + i, 4);
+    out[i] = (u & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((u >> 16) | 0x40u)
+                                             : static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  }
 }
 
 void unary_f32(VecUnary op, float* out, const float* x, int64_t n, bool stream) {

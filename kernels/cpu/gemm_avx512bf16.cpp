@@ -20,10 +20,16 @@
 // rounds once at the end, as the reference path does).
 #include <algorithm>
 #include <cstring>
-#include <memory>
+#include <new>
+
+// g++ 12's AVX-512 intrinsics trip -Wuninitialized (GCC bug 105593; see vec.hpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
 
 #include <ember/kernels/cpu/gemm.hpp>
-#include <ember/kernels/cpu/vec.hpp>  // immintrin.h, with g++ 12's false warnings silenced
 #include <ember/kernels/cpu/parallel.hpp>
 #include <ember/runtime/executor.hpp>
 #include <ember/tensor/half.hpp>
@@ -34,6 +40,17 @@ namespace {
 constexpr int MR = 12, NR = 32;
 constexpr int64_t KC = 512, MC = 192, NC = 3072;  // KC even: slabs start on a pair
 static_assert(KC % 2 == 0 && MC % MR == 0 && NC % NR == 0, "blocks hold whole pairs and tiles");
+
+// An uninitialized buffer of n words, owned here rather than by a standard
+// container (Note [per-ISA namespaces] in vec.hpp: no library template this
+// file compiles with AVX-512 flags may be shared with baseline code).
+struct Words {
+  uint32_t* p;
+  explicit Words(size_t n) : p(static_cast<uint32_t*>(::operator new(4 * n))) {}
+  ~Words() { ::operator delete(p); }
+  Words(const Words&) = delete;
+  Words& operator=(const Words&) = delete;
+};
 
 inline uint32_t pair(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16); }
 
@@ -142,19 +159,19 @@ void bf16gemm(int64_t M, int64_t N, int64_t K, ConstMatrix<BFloat16> a, ConstMat
   const int64_t kc_max = std::min(K, KC), nc_max = std::min((N + NR - 1) / NR * NR, NC);
   const int64_t m_tiles = (M + MR - 1) / MR, tiles_per_block = mcb / MR;
   // Uninitialized: the packers write every word the kernel reads.
-  std::unique_ptr<uint32_t[]> b_pack(new uint32_t[static_cast<size_t>((kc_max + 1) / 2 * nc_max)]);
-  std::unique_ptr<uint32_t[]> a_pack(new uint32_t[static_cast<size_t>((kc_max + 1) / 2 * m_tiles * MR)]);
+  const Words b_pack(static_cast<size_t>((kc_max + 1) / 2 * nc_max));
+  const Words a_pack(static_cast<size_t>((kc_max + 1) / 2 * m_tiles * MR));
   for (int64_t pc = 0; pc < K; pc += KC) {
     const int64_t kc = std::min(KC, K - pc), steps = (kc + 1) / 2;
     // All of A's slab once, a tile's panel per index, before any column range needs it.
     parallel_range(0, m_tiles, std::max<int64_t>(1, 8192 / (steps * MR)), [&](int64_t lo, int64_t hi) {
-      pack_a(a, lo * MR, std::min(M, hi * MR) - lo * MR, pc, kc, a_pack.get() + lo * steps * MR);
+      pack_a(a, lo * MR, std::min(M, hi * MR) - lo * MR, pc, kc, a_pack.p + lo * steps * MR);
     });
     for (int64_t jc = 0; jc < N; jc += NC) {
       const int64_t nc = std::min(NC, N - jc), n_panels = (nc + NR - 1) / NR;
       const bool add = accumulate || pc > 0;
       parallel_range(0, n_panels, std::max<int64_t>(1, 8192 / (steps * NR)), [&](int64_t lo, int64_t hi) {
-        pack_b(b, pc, kc, jc + lo * NR, std::min(nc, hi * NR) - lo * NR, b_pack.get() + lo * steps * NR);
+        pack_b(b, pc, kc, jc + lo * NR, std::min(nc, hi * NR) - lo * NR, b_pack.p + lo * steps * NR);
       });
       // Tasks: A blocks x column ranges, enough of them to keep every thread busy.
       const int64_t n_chunks = std::clamp<int64_t>((4 * threads + m_blocks - 1) / m_blocks, 1, n_panels);
@@ -170,7 +187,7 @@ void bf16gemm(int64_t M, int64_t N, int64_t K, ConstMatrix<BFloat16> a, ConstMat
             const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jp * NR));
             for (int64_t t = t0; t < t1; ++t) {
               const int mr = static_cast<int>(std::min<int64_t>(MR, M - t * MR));
-              micro_kernel(steps, a_pack.get() + t * steps * MR, b_pack.get() + jp * steps * NR,
+              micro_kernel(steps, a_pack.p + t * steps * MR, b_pack.p + jp * steps * NR,
                            c.data + t * MR * c.rs + jc + jp * NR, c.rs, mr, nr, add);
             }
           }
