@@ -14,7 +14,6 @@
 #include <cstdint>
 
 #include <ember/kernels/cpu/gemm.hpp>
-#include <ember/tensor/half.hpp>
 
 namespace ember::cpu {
 
