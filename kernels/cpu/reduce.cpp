@@ -31,6 +31,7 @@ namespace {
 
 template <class T>
 struct SumR {
+  static constexpr bool kPlainSum = true;  // bfloat16 runs take the vector path in accumulate()
   using Acc = SumAcc<T>;
   Acc init() const { return 0; }
   void update(Acc& a, OpMath<T> v) const { add_to(a, v); }

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include <ember/kernels/cpu/parallel.hpp>
+#include <ember/kernels/cpu/vec_kernels.hpp>
 #include <ember/tensor/factory.hpp>
 #include <ember/tensor/ops.hpp>
 
@@ -187,6 +188,22 @@ template <class T, class R>
 void accumulate(const R& r, const T* slab, int64_t inner, int64_t k0, int64_t k1, int64_t w,
                 typename R::Acc* acc) {
   using Acc = typename R::Acc;
+  if constexpr (std::is_same_v<T, BFloat16> && requires { R::kPlainSum; }) {
+    // A contiguous run of bfloat16 summed: widened a block at a time by the
+    // ISA's vector conversion and summed in double by its sum kernel. The
+    // terms are exact in double (8 significant bits each), so the order of
+    // the additions does not change the sum short of a 2^45 range of values.
+    if (const VecKernels* vk = inner == 1 ? vec_kernels() : nullptr) {
+      constexpr int64_t kBlock = 1024;
+      float block[kBlock];
+      for (int64_t k = k0; k < k1; k += kBlock) {
+        const int64_t len = std::min(kBlock, k1 - k);
+        vk->bf16_to_f32(block, &slab[k].bits, len);
+        r.combine(acc[0], vk->sum_f32(block, len));
+      }
+      return;
+    }
+  }
   if (inner == 1) {
     // Four interleaved accumulators give the CPU independent chains.
     constexpr int kLanes = 4;
