@@ -611,12 +611,8 @@ bool all_bf16(std::initializer_list<const Tensor*> ts) {
 void conv2d_kernel(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dArgs& args) {
   if (all_bf16({&out, &x, &w, &bias})) {
     const Geometry g(x.shape(), w.shape(), out.shape(), args);
-    std::vector<float> b;
-    if (bias.defined()) {
-      const Tensor bf = ops::to(bias, kFloat32);
-      b.assign(bf.data_ptr<float>(), bf.data_ptr<float>() + bias.numel());
-    }
-    if (conv_bf16_direct(g, x.data_ptr<BFloat16>(), w.data_ptr<BFloat16>(), bias.defined() ? b.data() : nullptr,
+    const Tensor b = bias.defined() ? ops::contiguous(ops::to(bias, kFloat32)) : Tensor();
+    if (conv_bf16_direct(g, x.data_ptr<BFloat16>(), w.data_ptr<BFloat16>(), b.defined() ? b.data_ptr<float>() : nullptr,
                          out.data_ptr<BFloat16>()))
       return;
   }

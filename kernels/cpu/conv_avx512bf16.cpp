@@ -17,13 +17,7 @@
 #include <cstring>
 #include <utility>
 
-// g++ 12's AVX-512 intrinsics trip -Wuninitialized (GCC bug 105593; see vec.hpp).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
+#include <ember/kernels/cpu/bf16_pairs.hpp>
 #include <ember/kernels/cpu/conv_gemm.hpp>
 #include <ember/tensor/half.hpp>
 
@@ -112,8 +106,6 @@ template <size_t... I>
 constexpr std::array<WeightTileFn, sizeof...(I)> weight_tiles(std::index_sequence<I...>) {
   return {&weight_tile<static_cast<int>(I) + 1>...};
 }
-
-inline uint32_t pair(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16); }
 
 }  // namespace
 

@@ -22,13 +22,7 @@
 #include <cstring>
 #include <new>
 
-// g++ 12's AVX-512 intrinsics trip -Wuninitialized (GCC bug 105593; see vec.hpp).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
+#include <ember/kernels/cpu/bf16_pairs.hpp>
 #include <ember/kernels/cpu/gemm.hpp>
 #include <ember/kernels/cpu/parallel.hpp>
 #include <ember/runtime/executor.hpp>
@@ -51,8 +45,6 @@ struct Words {
   Words(const Words&) = delete;
   Words& operator=(const Words&) = delete;
 };
-
-inline uint32_t pair(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16); }
 
 // A rows [i0, i0 + mc), depth [p0, p0 + kc) -> ceil(mc / MR) panels of
 // ceil(kc / 2) steps of MR words (zero rows past mc, zero high half past kc).

@@ -18,16 +18,7 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX2__) || defined(__AVX512F__)
-// g++ 12's AVX-512 intrinsics pass an undefined vector as the unused merge
-// source, which -Wuninitialized reports at every inlined use (GCC bug 105593);
-// the warning is located in the header, so silencing it here is enough.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include <ember/kernels/cpu/intrinsics.hpp>
 
 #if defined(__AVX512F__)
 #define EMBER_ISA_NS avx512
