@@ -8,6 +8,7 @@
 // Saved tensors are freed as each node finishes unless retain_graph.
 #include <ember/autograd/engine.hpp>
 
+#include <atomic>
 #include <unordered_map>
 
 #include <ember/autograd/functions.hpp>
@@ -15,6 +16,18 @@
 
 namespace ember::autograd {
 namespace {
+
+// The callbacks queued by the backward pass running on this thread (null outside one).
+thread_local std::vector<std::function<void()>>* t_queued_callbacks = nullptr;
+
+struct CallbackQueueScope {
+  std::vector<std::function<void()>> queued;
+  std::vector<std::function<void()>>* outer = t_queued_callbacks;
+  CallbackQueueScope() { t_queued_callbacks = &queued; }
+  ~CallbackQueueScope() { t_queued_callbacks = outer; }
+  CallbackQueueScope(const CallbackQueueScope&) = delete;
+  CallbackQueueScope& operator=(const CallbackQueueScope&) = delete;
+};
 
 struct NodeState {
   int deps = 0;
@@ -55,6 +68,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
                         bool keep_graph, bool create_graph, const std::vector<Tensor>* inputs, bool allow_unused) {
   EMBER_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), "backward: got ", outputs.size(),
               " outputs but ", grad_outputs.size(), " gradients");
+  CallbackQueueScope callbacks;
   AutoGradMode mode(create_graph);
   std::unordered_map<Node*, NodeState> state;
   std::vector<std::pair<NodePtr, Tensor>> roots;
@@ -160,10 +174,40 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
                   ") was not used in the graph of the outputs; pass allow_unused=true to get an undefined gradient");
     }
   }
+  AutoGradMode off(false);
+  for (size_t i = 0; i < callbacks.queued.size(); ++i) {  // a callback may queue another
+    auto fn = std::move(callbacks.queued[i]);
+    fn();
+  }
   return result;
 }
 
 }  // namespace
+
+void queue_callback(std::function<void()> fn) {
+  EMBER_CHECK(t_queued_callbacks != nullptr, "queue_callback: called outside a backward pass (only a hook or a ",
+              "gradient rule running inside backward() or grad() may queue a callback)");
+  EMBER_CHECK(static_cast<bool>(fn), "queue_callback: empty function");
+  t_queued_callbacks->push_back(std::move(fn));
+}
+
+uint64_t register_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateHook hook) {
+  EMBER_CHECK(leaf.defined(), "register_post_accumulate_grad_hook: undefined tensor");
+  const AutogradMeta* m = meta_of(leaf);
+  EMBER_CHECK(m != nullptr && m->requires_grad && m->grad_fn == nullptr, "register_post_accumulate_grad_hook: ",
+              leaf.describe(), " is not a leaf that requires grad (call requires_grad_() on it first)");
+  EMBER_CHECK(static_cast<bool>(hook), "register_post_accumulate_grad_hook: empty function");
+  static std::atomic<uint64_t> next_id{1};
+  const uint64_t id = next_id.fetch_add(1, std::memory_order_relaxed);
+  ensure_meta(leaf).post_accumulate_hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void remove_post_accumulate_grad_hook(const Tensor& leaf, uint64_t id) {
+  AutogradMeta* m = meta_of(leaf);
+  if (m == nullptr) return;
+  std::erase_if(m->post_accumulate_hooks, [id](const auto& h) { return h.first == id; });
+}
 
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, bool retain_graph,
               bool create_graph) {

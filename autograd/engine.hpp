@@ -6,6 +6,7 @@
 // feeds it a gradient has run, so each gradient is summed before use.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -24,5 +25,19 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {}, std::optional<bool> retain_graph = {},
                          bool create_graph = false, bool allow_unused = false);
+
+// Calls hook(leaf) each time backward() has accumulated a gradient into
+// leaf.grad() (grad() leaves .grad alone and calls none): the moment, for
+// example, that a data-parallel reducer may send that gradient. `leaf` must be
+// a leaf that requires grad. Returns an id for remove_post_accumulate_grad_hook.
+uint64_t register_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateHook hook);
+// Takes a hook off; an id that is not (or no longer) registered is ignored.
+void remove_post_accumulate_grad_hook(const Tensor& leaf, uint64_t id);
+
+// From inside a backward pass (a hook or a gradient rule, on the thread that
+// runs it): runs fn on that thread once every node of the pass has run, before
+// backward() or grad() returns, in the order queued and with grad mode off. A
+// pass that throws drops its queued callbacks.
+void queue_callback(std::function<void()> fn);
 
 }  // namespace ember::autograd

@@ -137,6 +137,10 @@ tensor_list AccumulateGrad::apply(const Tensor& grad) {
   } else {
     ops::binary_(Op::add, m.grad, grad);
   }
+  if (!m.post_accumulate_hooks.empty()) {
+    const auto hooks = m.post_accumulate_hooks;  // a hook may remove hooks
+    for (const auto& [id, hook] : hooks) hook(variable);
+  }
   return {};
 }
 

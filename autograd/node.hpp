@@ -36,6 +36,7 @@ class Node;
 using NodePtr = std::shared_ptr<Node>;
 using tensor_list = std::vector<Tensor>;
 using Hook = std::function<Tensor(const Tensor&)>;
+using PostAccumulateHook = std::function<void(const Tensor& leaf)>;
 
 // Per-tensor autograd state, created lazily (a tensor without it needs no grad).
 struct AutogradMeta final : AutogradMetaBase {
@@ -45,6 +46,7 @@ struct AutogradMeta final : AutogradMetaBase {
   NodePtr grad_fn;              // null for leaves
   std::weak_ptr<Node> grad_accumulator;
   std::vector<Hook> hooks;      // leaf hooks; a non-leaf's hooks live on its grad_fn
+  std::vector<std::pair<uint64_t, PostAccumulateHook>> post_accumulate_hooks;  // by handle id
   std::vector<std::weak_ptr<TensorImpl>> grad_views;  // live views with history (in-place checks)
 };
 

@@ -180,6 +180,64 @@ TEST(AutogradEngine, HooksReadAndReplaceGradients) {
   expect_error([&] { c.register_hook([](const Tensor& g) { return g; }); }, {"doesn't require gradient"});
 }
 
+// Post-accumulate hooks see the finished .grad, once per backward pass, in the
+// order the engine reaches the leaves; queued callbacks run after the last node.
+TEST(AutogradEngine, PostAccumulateHooksAndQueuedCallbacks) {
+  Tensor a = R({3}), b = R({2});
+  std::vector<std::string> events;
+  std::vector<double> grad_sum_seen;
+  auto on_a = autograd::register_post_accumulate_grad_hook(a, [&](const Tensor& leaf) {
+    events.push_back("a");
+    grad_sum_seen.push_back(leaf.grad().sum().item<double>());
+    autograd::queue_callback([&] {
+      events.push_back("callback");
+      EXPECT_FALSE(GradMode::is_enabled());
+      autograd::queue_callback([&] { events.push_back("queued by a callback"); });
+    });
+  });
+  autograd::register_post_accumulate_grad_hook(b, [&](const Tensor&) { events.push_back("b"); });
+  // a is used twice: its gradient is summed first, so its hook runs once per pass.
+  Tensor loss = add(mul(a, a).sum(), add(mul(a, 3.0).sum(), mul(b, 2.0).sum()));
+  loss.backward({}, /*retain_graph=*/true);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[2], "callback");
+  EXPECT_EQ(events[3], "queued by a callback");
+  EXPECT_TRUE((events[0] == "a" && events[1] == "b") || (events[0] == "b" && events[1] == "a"));
+  const double want = add(mul(a.detach(), 2.0), 3.0).sum().item<double>();
+  EXPECT_NEAR(grad_sum_seen.at(0), want, 1e-12);
+  // The second pass: the hook sees the accumulated sum.
+  loss.backward();
+  EXPECT_NEAR(grad_sum_seen.at(1), 2 * want, 1e-12);
+  EXPECT_EQ(events.size(), 8u);
+  // Removed: no more calls. grad() leaves .grad alone and calls no post-accumulate hook.
+  autograd::remove_post_accumulate_grad_hook(a, on_a);
+  autograd::remove_post_accumulate_grad_hook(a, on_a);  // twice: ignored
+  events.clear();
+  sum(mul(a, b.sum())).backward();
+  EXPECT_EQ(events, std::vector<std::string>{"b"});
+  events.clear();
+  autograd::grad({sum(mul(b, 2.0))}, {b});
+  EXPECT_TRUE(events.empty());
+
+  expect_error([] { autograd::queue_callback([] {}); }, {"outside a backward pass"});
+  Tensor c = ones({2});
+  expect_error([&] { autograd::register_post_accumulate_grad_hook(c, [](const Tensor&) {}); },
+               {"not a leaf that requires grad"});
+  expect_error([&] { autograd::register_post_accumulate_grad_hook(mul(a, 2.0), [](const Tensor&) {}); },
+               {"not a leaf"});
+  // A pass that throws drops what it queued: the next pass does not run it.
+  int ran = 0;
+  Tensor d = R({2});
+  auto boom = autograd::register_post_accumulate_grad_hook(d, [&](const Tensor&) {
+    autograd::queue_callback([&] { ++ran; });
+    throw Error("hook failed");
+  });
+  expect_error([&] { sum(d).backward(); }, {"hook failed"});
+  autograd::remove_post_accumulate_grad_hook(d, boom);
+  sum(d).backward();
+  EXPECT_EQ(ran, 0);
+}
+
 TEST(AutogradEngine, GradFunctionAndAllowUnused) {
   Tensor x = R({3}), z = R({2});
   Tensor y = mul(x, x).sum();
