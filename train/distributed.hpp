@@ -28,6 +28,15 @@ namespace ember::train {
 
 enum class ReduceOp { sum, mean, max, min };
 
+// A collective in flight (ProcessGroup::all_reduce_async). wait() blocks until
+// it has finished, leaves the result in its tensors and rethrows its error;
+// later calls return at once.
+class Work {
+ public:
+  virtual ~Work() = default;
+  virtual void wait() = 0;
+};
+
 class ProcessGroup {
  public:
   virtual ~ProcessGroup() = default;
@@ -39,6 +48,13 @@ class ProcessGroup {
   // In place, on every rank: each tensor becomes the reduction over ranks.
   // Tensors may be views; float16/bfloat16 are reduced in float32.
   virtual void all_reduce(const std::vector<Tensor>& tensors, ReduceOp op) = 0;
+  // all_reduce, started and handed back at once, so that the caller can compute
+  // while it runs: until wait(), the tensors must be neither read nor written.
+  // Collectives still run in the order they were called, async or not. By
+  // default it is all_reduce, finished before it returns (NCCL's is already
+  // asynchronous on the device's stream); MPI runs it on its communication
+  // thread.
+  virtual std::shared_ptr<Work> all_reduce_async(const std::vector<Tensor>& tensors, ReduceOp op);
   // In place: every rank's tensors become root's.
   virtual void broadcast(const std::vector<Tensor>& tensors, int root) = 0;
   virtual void barrier() = 0;
@@ -51,7 +67,10 @@ bool built_with_nccl();
 // The world communicator of MPI (MPI_Init_thread with MPI_THREAD_SERIALIZED
 // on first use when the program has not initialised MPI; finalised at exit).
 // CPU tensors are reduced in place; GPU tensors go through host copies (use
-// NCCL for GPUs). Throws without MPI in this build.
+// NCCL for GPUs). Every MPI call of ember's groups runs on one communication
+// thread, in the order the collectives were called; the calling thread waits
+// for its result (or, with all_reduce_async, goes on). Throws without MPI in
+// this build.
 std::shared_ptr<ProcessGroup> mpi_process_group();
 
 // A NCCL communicator over the MPI world, one GPU per rank: `device` is this

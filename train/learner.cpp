@@ -151,6 +151,7 @@ void Learner::add_core_nodes() {
   };
   auto fetch = [this] {
     skip_step_.store(false, std::memory_order_relaxed);
+    sync_gradients_.store(true, std::memory_order_relaxed);
     data::Batch& b = **batches_;
     input = std::move(b.input);
     target = std::move(b.target);

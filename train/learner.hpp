@@ -118,6 +118,12 @@ class Learner {
   // batch's step and zero_grad do nothing, so its gradients add to the next
   // batch's (gradient accumulation). Reset at every batch's fetch.
   void skip_step() noexcept { skip_step_.store(true, std::memory_order_release); }
+  // From an after_loss node (declare "sync" among its writes): this batch's
+  // gradients are not to be reduced over ranks, because they only accumulate
+  // into the batch that steps, which reduces the sum (DataParallel reads it).
+  // Reset at every batch's fetch.
+  void skip_gradient_sync() noexcept { sync_gradients_.store(false, std::memory_order_release); }
+  bool gradient_sync() const noexcept { return sync_gradients_.load(std::memory_order_acquire); }
 
   // Asks the loop to stop: after the current batch during training (the
   // epoch's validation is then skipped), else at the end of the epoch.
@@ -194,6 +200,7 @@ class Learner {
   enum class Where { idle, train_batch, validation, epoch_end } where_ = Where::idle;
   std::atomic<bool> stop_requested_{false};  // set by nodes, possibly on executor workers
   std::atomic<bool> skip_step_{false};
+  std::atomic<bool> sync_gradients_{true};
   std::string stop_reason_;
   std::optional<data::DataLoader::Iterator> batches_;
   Tensor loss_sum_;            // this phase's sum of loss * batch size, on the device (no sync per batch)

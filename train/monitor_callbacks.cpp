@@ -104,17 +104,27 @@ GradientAccumulation::GradientAccumulation(int64_t steps) : steps_(steps) {
   EMBER_CHECK(steps >= 1, "GradientAccumulation: steps must be >= 1, got ", steps);
 }
 
+bool GradientAccumulation::steps_after(const Learner& l) const {
+  const int64_t k = l.batch() + 1;
+  return k % steps_ == 0 || k == l.num_batches();
+}
+
 std::vector<CallbackNode> GradientAccumulation::nodes() {
   return {{.event = Event::before_fit, .name = "grad_accumulation.check", .run = [](Learner& l) {
              EMBER_CHECK(!l.options().grad_scaler, "GradientAccumulation: not with a GradScaler, which unscales the "
                                                    "gradients after every backward pass");
            }},
+          {.event = Event::after_loss, .name = "grad_accumulation.no_sync", .writes = {"sync"},
+           .phases = kTrainPhase,
+           .run = [this](Learner& l) {
+             if (!steps_after(l)) l.skip_gradient_sync();
+           }},
           {.event = Event::after_backward, .name = "grad_accumulation.gate", .reads = {"grads"},
            .writes = {"grads", "skip"}, .phases = kTrainPhase,
            .run = [this](Learner& l) {
-             const int64_t k = l.batch() + 1, n = l.num_batches();
+             const int64_t k = l.batch() + 1;
              const int64_t group_start = (k - 1) / steps_ * steps_;  // batches group_start+1 .. k so far
-             if (k % steps_ != 0 && k != n) return l.skip_step();
+             if (!steps_after(l)) return l.skip_step();
              // The step: the accumulated sum becomes the mean over the group's batches.
              const double scale = 1.0 / static_cast<double>(k - group_start);
              if (scale == 1.0) return;

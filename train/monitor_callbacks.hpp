@@ -63,6 +63,8 @@ class GradientAccumulation : public Callback {
   std::vector<CallbackNode> nodes() override;
 
  private:
+  // Whether the current batch ends a group (the step comes after it).
+  bool steps_after(const Learner& l) const;
   int64_t steps_;
 };
 

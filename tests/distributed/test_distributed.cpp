@@ -146,6 +146,193 @@ TEST(Distributed, DataParallelTrainsLikeOneProcessWithTheWholeBatch) {
   for (size_t i = 0; i < mine.size(); ++i) EXPECT_EQ(to_vector(mine[i]), to_vector(rank0[i])) << "parameter " << i;
 }
 
+// Collectives started with all_reduce_async run in the order called, also
+// around synchronous ones, and may be waited for in any order.
+TEST(Distributed, AsyncAllReducesRunInCallOrder) {
+  auto g = world();
+  const int r = g->rank(), n = g->size();
+  const double sum = n * (n + 1) / 2.0;
+  Tensor a = full({1000}, r + 1.0), b = full({3, 3}, r + 1.0, kFloat64), c = full({2}, r + 1.0, kBFloat16);
+  Tensor base = full({4, 4}, r + 1.0);
+  Tensor view = base.narrow(0, 1, 2);  // staged through a buffer, copied back at wait()
+  auto wa = g->all_reduce_async({a}, ReduceOp::sum);
+  auto wb = g->all_reduce_async({b, view}, ReduceOp::mean);
+  Tensor s = full({2}, static_cast<double>(r));
+  g->broadcast({s}, 0);  // queued behind the two
+  auto wc = g->all_reduce_async({c}, ReduceOp::max);
+  wc->wait();
+  wa->wait();
+  wb->wait();
+  wb->wait();  // again: returns at once
+  EXPECT_EQ(to_vector(a), std::vector<double>(1000, sum));
+  EXPECT_EQ(to_vector(b), std::vector<double>(9, sum / n));
+  EXPECT_EQ(to_vector(view), std::vector<double>(8, sum / n));
+  EXPECT_EQ(to_vector(base.narrow(0, 0, 1)), std::vector<double>(4, r + 1.0));
+  EXPECT_EQ(to_vector(c), std::vector<double>(2, n));
+  EXPECT_EQ(to_vector(s), std::vector<double>(2, 0.0));
+  // An error is found before anything is sent; a dropped work is still finished before its buffer goes.
+  expect_error([&] { g->all_reduce_async({full({2}, 1, kInt32)}, ReduceOp::mean); }, {"mean of integer tensors"});
+  { auto dropped = g->all_reduce_async({full({64}, 1.0)}, ReduceOp::sum); }
+  Tensor after = full({1}, 1.0);
+  g->all_reduce({after}, ReduceOp::sum);
+  EXPECT_EQ(to_vector(after)[0], n);
+}
+
+namespace {
+
+// Forwards to the world group and counts the collectives started.
+class CountingGroup : public ProcessGroup {
+ public:
+  int rank() const override { return world()->rank(); }
+  int size() const override { return world()->size(); }
+  std::string backend() const override { return "counting"; }
+  Device device() const override { return kCPU; }
+  void all_reduce(const std::vector<Tensor>& t, ReduceOp op) override {
+    ++reductions;
+    world()->all_reduce(t, op);
+  }
+  std::shared_ptr<Work> all_reduce_async(const std::vector<Tensor>& t, ReduceOp op) override {
+    ++reductions;
+    return world()->all_reduce_async(t, op);
+  }
+  void broadcast(const std::vector<Tensor>& t, int root) override { world()->broadcast(t, root); }
+  void barrier() override { world()->barrier(); }
+  int reductions = 0;
+};
+
+}  // namespace
+
+// The reducer: buckets in reverse parameter order (one dtype each), sent during
+// backward, and means equal to averaging each rank's own gradients; a
+// parameter backward did not reach on some rank still takes part.
+TEST(Distributed, GradReducerAveragesInBucketsDuringBackward) {
+  auto g = world();
+  const int rank = g->rank(), n = g->size();
+  manual_seed(5);
+  auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(6, 16), std::make_shared<nn::Tanh>(),
+                                                std::make_shared<nn::Linear>(16, 16), std::make_shared<nn::Tanh>(),
+                                                std::make_shared<nn::Linear>(16, 4));
+  Tensor extra = zeros({3}, kFloat64).requires_grad_();  // only rank 0's loss reaches it
+  std::vector<Tensor> params = model->parameters();
+  params.push_back(extra);
+  params.push_back(ones({2}));  // no grad: left out
+  auto clear_grads = [&] {
+    for (Tensor& p : params)
+      if (p.requires_grad()) p.set_grad(Tensor());
+  };
+  Generator gen(100 + static_cast<uint64_t>(rank));
+  Tensor x = randn({8, 6}, {}, &gen);
+  auto loss_of = [&] {
+    Tensor loss = model->forward(x).pow(2.0).mean();
+    if (rank == 0) loss = add(loss, to(mul(extra, 2.0).sum(), kFloat32));
+    return loss;
+  };
+  // What the reducer must produce: each rank's own gradients, averaged.
+  clear_grads();
+  loss_of().backward();
+  std::vector<Tensor> want;
+  for (const Tensor& p : params)
+    if (p.requires_grad()) want.push_back(p.grad().defined() ? ops::clone(p.grad()) : zeros_like(p));
+  g->all_reduce(want, ReduceOp::mean);
+
+  for (bool overlap : {true, false}) {
+    SCOPED_TRACE(overlap ? "overlap" : "at the end");
+    clear_grads();
+    GradReducerOptions o;
+    o.first_bucket_bytes = (4 + 64) * 4;  // the last Linear's bias and weight
+    o.bucket_bytes = 300 * 4;
+    o.overlap = overlap;
+    GradReducer reducer(g, params, o);
+    const auto buckets = reducer.buckets();
+    // extra (float64) is alone in its bucket; the others go in reverse order, each bucket within its size.
+    ASSERT_EQ(buckets.size(), 4u);
+    EXPECT_EQ(buckets[0], std::vector<size_t>{6});
+    EXPECT_EQ(buckets[1], (std::vector<size_t>{5, 4}));
+    EXPECT_EQ(buckets[2], (std::vector<size_t>{3, 2, 1}));
+    EXPECT_EQ(buckets[3], std::vector<size_t>{0});
+    for (int pass = 0; pass < 2; ++pass) {
+      clear_grads();
+      reducer.prepare();
+      loss_of().backward();  // returns with the means
+      reducer.finish();      // a no-op now
+      size_t k = 0;
+      for (const Tensor& p : params) {
+        if (!p.requires_grad()) continue;
+        ASSERT_TRUE(p.grad().defined()) << "parameter " << k;
+        EXPECT_TRUE(ember::testing::all_close(p.grad(), want[k], 1e-6, 1e-6)) << "parameter " << k;
+        ++k;
+      }
+      // Buckets go in order: on ranks whose backward never reaches `extra`, the
+      // first bucket is filled only by finish(), and everything waits for it.
+      EXPECT_EQ(reducer.sent_during_backward(), overlap && rank == 0 ? 4 : 0);
+    }
+    // Not prepared: backward leaves the local gradients alone.
+    clear_grads();
+    loss_of().backward();
+    if (rank != 0) {
+      EXPECT_FALSE(extra.grad().defined());
+    }
+  }
+  // A pass that reached no parameter: finish() sends every bucket (current grads, zeros for undefined).
+  CountingGroup counting;
+  GradReducer reducer(std::shared_ptr<ProcessGroup>(&counting, [](ProcessGroup*) {}), params);
+  for (Tensor& p : params)
+    if (p.requires_grad()) p.set_grad(full_like(p, static_cast<double>(rank)));
+  extra.set_grad(Tensor());
+  reducer.prepare();
+  reducer.finish();
+  EXPECT_EQ(counting.reductions, 2);  // float32 and float64
+  EXPECT_EQ(to_vector(params[0].grad())[0], (n - 1) / 2.0);
+  EXPECT_EQ(to_vector(extra.grad()), std::vector<double>(3, 0.0));
+  expect_error([&] { GradReducer(g, params, GradReducerOptions{.bucket_bytes = 0}); }, {"bucket sizes must be positive"});
+}
+
+// With GradientAccumulation, only the batch that steps reduces, and N ranks
+// still train as one process with the N-times bigger batch.
+TEST(Distributed, DataParallelWithGradientAccumulationReducesOncePerStep) {
+  auto g = world();
+  const int rank = g->rank(), n = g->size();
+  const int64_t per_rank = 4, examples = 40 * n, accumulate = 3;
+  Generator data_gen(21);
+  Tensor x = randn({examples, 5}, {}, &data_gen);
+  Tensor y = randint(0, 3, {examples}, TensorOptions(kInt64), &data_gen);
+  auto ds = std::make_shared<data::TensorDataset>(x, y);
+  auto loss = [](const Tensor& p, const Tensor& t) { return nn::cross_entropy(p, t); };
+  auto make_model = [] {
+    manual_seed(3);
+    return std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(5, 8), std::make_shared<nn::Tanh>(),
+                                            std::make_shared<nn::Linear>(8, 3));
+  };
+  optim::SGDOptions sgd;
+  sgd.lr = 0.2;
+  auto reference = make_model();
+  data::DataLoaderOptions whole;
+  whole.batch_size = n * per_rank;
+  Learner ref(reference, std::make_shared<data::DataLoader>(ds, whole), nullptr, loss,
+              std::make_shared<optim::SGD>(reference->parameters(), sgd));
+  ref.add_callback(std::make_shared<GradientAccumulation>(accumulate));
+  ref.fit(1);
+
+  auto replica = make_model();
+  data::DataLoaderOptions share;
+  share.batch_size = per_rank;
+  share.sampler = std::make_shared<data::DistributedSampler>(examples, rank, n, /*shuffle=*/false);
+  auto counting = std::make_shared<CountingGroup>();
+  Learner ddp(replica, std::make_shared<data::DataLoader>(ds, share), nullptr, loss,
+              std::make_shared<optim::SGD>(replica->parameters(), sgd));
+  auto dp = std::make_shared<DataParallel>(counting);
+  ddp.add_callback(dp);
+  ddp.add_callback(std::make_shared<GradientAccumulation>(accumulate));
+  ddp.fit(1);
+  const int64_t batches = 40 / per_rank, steps = (batches + accumulate - 1) / accumulate;
+  ASSERT_NE(dp->reducer(), nullptr);
+  EXPECT_EQ(counting->reductions, steps * static_cast<int64_t>(dp->reducer()->buckets().size()));
+  auto want = params_of(*reference), got = params_of(*replica);
+  for (size_t i = 0; i < want.size(); ++i)
+    for (size_t k = 0; k < want[i].size(); ++k)
+      ASSERT_NEAR(got[i][k], want[i][k], 1e-5 + 1e-5 * std::fabs(want[i][k])) << "parameter " << i << "[" << k << "]";
+}
+
 // NCCL on this rank's GPU (one GPU per rank): skipped without NCCL in the build,
 // or with fewer GPUs than ranks.
 TEST(Distributed, NcclAllReduceAndBroadcastOnTheGpu) {
