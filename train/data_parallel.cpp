@@ -10,10 +10,14 @@
 // order on every rank, and backward may finish the parameters in a different
 // order on different ranks (or skip some). The first hook of a pass queues
 // finish() on the backward pass, which sends the rest (a parameter backward
-// did not reach sends its current .grad, or zeros), waits for the buckets in
-// order and copies the means back, so backward() returns with reduced
-// gradients. With ProcessGroup::all_reduce_async a bucket is reduced on the
-// group's communication thread while backward computes the next ones.
+// did not reach sends its current .grad, or zeros) and waits for the buckets
+// in order, so backward() returns with reduced gradients. Each .grad is then
+// set to its slot of the bucket rather than copied back: the next pass's
+// gradients are new tensors (zero_grad sets them to none) copied in, or, when
+// they were accumulated into the slot in place, are there already. So a
+// gradient costs one copy per pass at most. With ProcessGroup::all_reduce_async
+// a bucket is reduced on the group's communication thread while backward
+// computes the next ones.
 #include <ember/train/data_parallel.hpp>
 
 #include <map>
@@ -112,8 +116,7 @@ void GradReducer::on_ready(size_t i) {
   Bucket& b = buckets_[bucket_of_[i]];
   {
     NoGradGuard no_grad;
-    Tensor slot = b.buffer.narrow(0, b.offsets[slot_of_[i]], params_[i].numel()).view(params_[i].shape());
-    ops::copy_(slot, params_[i].grad());
+    fill_slot(i, params_[i].grad());
   }
   --b.pending;
   if (!finish_queued_) {
@@ -140,24 +143,27 @@ void GradReducer::finish() {
   // Whatever backward did not reach goes as it is.
   for (size_t i = 0; i < params_.size(); ++i) {
     if (ready_[i]) continue;
-    Bucket& b = buckets_[bucket_of_[i]];
-    Tensor slot = b.buffer.narrow(0, b.offsets[slot_of_[i]], params_[i].numel()).view(params_[i].shape());
-    const Tensor grad = params_[i].grad();
-    if (grad.defined()) ops::copy_(slot, grad);
-    else ops::fill_(slot, 0.0);
-    b.pending = 0;
+    fill_slot(i, params_[i].grad());
+    buckets_[bucket_of_[i]].pending = 0;
   }
   send_ready_buckets();
+  // Each .grad becomes its slot of the bucket (Note [gradient buckets]).
   for (Bucket& b : buckets_) {
     std::exchange(b.work, nullptr)->wait();
-    for (size_t s = 0; s < b.params.size(); ++s) {
-      const Tensor& p = params_[b.params[s]];
-      Tensor mean = b.buffer.narrow(0, b.offsets[s], p.numel()).view(p.shape());
-      Tensor grad = p.grad();
-      if (grad.defined()) ops::copy_(grad, mean);
-      else p.set_grad(ops::clone(mean));
-    }
+    for (size_t i : b.params) params_[i].set_grad(slot(i));
   }
+}
+
+Tensor GradReducer::slot(size_t i) const {
+  const Bucket& b = buckets_[bucket_of_[i]];
+  return b.buffer.narrow(0, b.offsets[slot_of_[i]], params_[i].numel()).view(params_[i].shape());
+}
+
+void GradReducer::fill_slot(size_t i, const Tensor& grad) {
+  Tensor dst = slot(i);
+  if (!grad.defined()) ops::fill_(dst, 0.0);
+  else if (grad.data_ptr() != dst.data_ptr() || !(grad.strides() == dst.strides())) ops::copy_(dst, grad);
+  // else: the gradient was accumulated into its slot in place (zero_grad(false), or accumulation)
 }
 
 std::vector<std::vector<size_t>> GradReducer::buckets() const {

@@ -46,8 +46,9 @@ class GradReducer {
 
   // Arms the reducer for the next backward pass.
   void prepare();
-  // Sends what is not sent yet, waits for every bucket and writes the means
-  // into the .grad of every parameter; called by backward itself once any
+  // Sends what is not sent yet, waits for every bucket and makes every
+  // parameter's .grad the mean over the ranks (a view of its bucket: do not
+  // hold on to it across passes); called by backward itself once any
   // parameter got its gradient. Does nothing when not prepared.
   void finish();
 
@@ -62,6 +63,8 @@ class GradReducer {
   void on_ready(size_t param);
   void send_ready_buckets();
   void send(Bucket& b);
+  Tensor slot(size_t param) const;  // the parameter's view of its bucket
+  void fill_slot(size_t param, const Tensor& grad);
 
   std::shared_ptr<ProcessGroup> group_;
   std::vector<Tensor> params_;
