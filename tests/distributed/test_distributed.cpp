@@ -333,6 +333,47 @@ TEST(Distributed, DataParallelWithGradientAccumulationReducesOncePerStep) {
       ASSERT_NEAR(got[i][k], want[i][k], 1e-5 + 1e-5 * std::fabs(want[i][k])) << "parameter " << i << "[" << k << "]";
 }
 
+// A GradScaler under DataParallel: one rank's non-finite gradients reach every
+// rank through the reduction, so all of them skip that step and back off together.
+TEST(Distributed, DataParallelWithAGradScalerSkipsTogether) {
+  auto g = world();
+  const int rank = g->rank(), n = g->size();
+  const int64_t examples = 24 * n;
+  Generator data_gen(31);
+  Tensor x = randn({examples, 5}, {}, &data_gen);
+  Tensor y = randint(0, 3, {examples}, TensorOptions(kInt64), &data_gen);
+  auto ds = std::make_shared<data::TensorDataset>(x, y);
+  int calls = 0;
+  auto loss = [&](const Tensor& p, const Tensor& t) {
+    Tensor l = nn::cross_entropy(p, t);
+    if (++calls == 3 && rank == n - 1) l = mul(l, std::numeric_limits<double>::infinity());
+    return l;
+  };
+  manual_seed(9);
+  auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(5, 8), std::make_shared<nn::Tanh>(),
+                                                std::make_shared<nn::Linear>(8, 3));
+  data::DataLoaderOptions share;
+  share.batch_size = 4;
+  share.sampler = std::make_shared<data::DistributedSampler>(examples, rank, n, /*shuffle=*/true);
+  optim::GradScalerOptions so;
+  so.init_scale = 1024;
+  LearnerOptions lo;
+  lo.grad_scaler = std::make_shared<optim::GradScaler>(so);
+  Learner ddp(model, std::make_shared<data::DataLoader>(ds, share), nullptr, loss,
+              std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions{}), lo);
+  ddp.add_callback(std::make_shared<DataParallel>(g));
+  ddp.fit(1);
+  EXPECT_DOUBLE_EQ(lo.grad_scaler->get_scale(), 512.0);
+  std::vector<Tensor> mine, rank0;
+  for (const Tensor& p : model->parameters()) {
+    for (double v : to_vector(p)) ASSERT_TRUE(std::isfinite(v));
+    mine.push_back(p);
+    rank0.push_back(ops::clone(p));
+  }
+  g->broadcast(rank0, 0);
+  for (size_t i = 0; i < mine.size(); ++i) EXPECT_EQ(to_vector(mine[i]), to_vector(rank0[i])) << "parameter " << i;
+}
+
 // NCCL on this rank's GPU (one GPU per rank): skipped without NCCL in the build,
 // or with fewer GPUs than ranks.
 TEST(Distributed, NcclAllReduceAndBroadcastOnTheGpu) {
