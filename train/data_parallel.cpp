@@ -197,11 +197,13 @@ std::vector<CallbackNode> DataParallel::nodes() {
        }},
       {.event = Event::after_loss, .name = "data_parallel.prepare", .reads = {"sync"}, .writes = {"collective"},
        .after = {"grad_accumulation.no_sync"}, .phases = kTrainPhase, .run = [this](Learner& l) {
-         if (l.gradient_sync()) reducer_->prepare();
+         if (reducer_ && l.gradient_sync()) reducer_->prepare();
        }},
       {.event = Event::after_backward, .name = "data_parallel.all_reduce", .reads = {"grads"},
        .writes = {"grads", "collective"}, .after = {"grad_accumulation.gate"}, .phases = kTrainPhase,
-       .run = [this](Learner&) { reducer_->finish(); }}};
+       .run = [this](Learner&) {
+         if (reducer_) reducer_->finish();
+       }}};
   if (broadcast_buffers_)
     nodes.push_back({.event = Event::before_batch, .name = "data_parallel.buffers", .writes = {"params", "collective"},
                      .phases = kTrainPhase, .run = [this](Learner& l) {

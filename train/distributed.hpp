@@ -51,9 +51,9 @@ class ProcessGroup {
   // all_reduce, started and handed back at once, so that the caller can compute
   // while it runs: until wait(), the tensors must be neither read nor written.
   // Collectives still run in the order they were called, async or not. By
-  // default it is all_reduce, finished before it returns (NCCL's is already
-  // asynchronous on the device's stream); MPI runs it on its communication
-  // thread.
+  // default it is all_reduce, finished before it returns; MPI runs it on its
+  // communication thread, NCCL on a communication stream of the GPU (there
+  // wait() makes the current stream wait, not the host).
   virtual std::shared_ptr<Work> all_reduce_async(const std::vector<Tensor>& tensors, ReduceOp op);
   // In place: every rank's tensors become root's.
   virtual void broadcast(const std::vector<Tensor>& tensors, int root) = 0;

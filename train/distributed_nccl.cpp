@@ -4,6 +4,11 @@
 // current stream (Note [stream ownership] in runtime/cuda_stream.hpp), so they
 // are ordered after the backward pass that produced the gradients and before
 // the optimizer step that reads them, with no host synchronisation.
+// all_reduce_async queues its reduction on a communication stream of the
+// group instead, after an event of the current stream (so it sees what was
+// queued before it), marks the tensors' memory as used there, and wait()
+// makes the then-current stream wait for it: the reduction of one bucket of
+// gradients runs on the GPU beside the backward kernels that follow it.
 #include <ember/train/distributed.hpp>
 
 #include <ember/runtime/error.hpp>
@@ -12,6 +17,7 @@
 #if defined(EMBER_WITH_NCCL)
 #include <nccl.h>
 
+#include <ember/runtime/cuda_allocator.hpp>
 #include <ember/runtime/cuda_check.hpp>
 #include <ember/runtime/cuda_stream.hpp>
 #endif
@@ -56,6 +62,30 @@ ncclRedOp_t nccl_op(ReduceOp op) {
   return ncclSum;
 }
 
+// A reduction queued on the communication stream: wait() orders the waiting
+// thread's current stream after it (no host wait). Dropped unwaited, it still
+// orders the stream current at that moment, so nothing later races it.
+class NcclWork final : public Work {
+ public:
+  NcclWork(cuda::Event done, int device) : done_(std::move(done)), device_(device) {}
+  ~NcclWork() override {
+    try {
+      wait();
+    } catch (...) {
+    }
+  }
+  void wait() override {
+    if (waited_) return;
+    waited_ = true;
+    done_.block(cuda::current_stream(device_));
+  }
+
+ private:
+  cuda::Event done_;
+  int device_;
+  bool waited_ = false;
+};
+
 class NcclProcessGroup : public ProcessGroup {
  public:
   explicit NcclProcessGroup(Device device) : device_(device) {
@@ -83,6 +113,23 @@ class NcclProcessGroup : public ProcessGroup {
                                nccl_op(op), comm_, stream),
                  "ncclAllReduce");
     });
+  }
+
+  std::shared_ptr<Work> all_reduce_async(const std::vector<Tensor>& tensors, ReduceOp op) override {
+    cuda::DeviceGuard guard(device_.index);
+    const cuda::Stream compute = cuda::current_stream(device_.index);
+    if (comm_stream_.handle() == nullptr) comm_stream_ = cuda::stream_from_pool(device_.index, /*high_priority=*/true);
+    cuda::Event inputs_ready;
+    inputs_ready.record(compute);
+    inputs_ready.block(comm_stream_);
+    {
+      cuda::StreamGuard on_comm(comm_stream_);
+      all_reduce(tensors, op);
+    }
+    for (const Tensor& t : tensors) cuda::record_stream(t.storage()->data, comm_stream_);
+    cuda::Event done;
+    done.record(comm_stream_);
+    return std::make_shared<NcclWork>(std::move(done), device_.index);
   }
 
   void broadcast(const std::vector<Tensor>& tensors, int root) override {
@@ -128,6 +175,7 @@ class NcclProcessGroup : public ProcessGroup {
   Device device_;
   int rank_ = 0, size_ = 1;
   ncclComm_t comm_ = nullptr;
+  cuda::Stream comm_stream_;  // all_reduce_async's, taken on first use
 };
 
 }  // namespace

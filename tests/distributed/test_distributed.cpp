@@ -402,5 +402,33 @@ TEST(Distributed, NcclAllReduceAndBroadcastOnTheGpu) {
   EXPECT_EQ(to_vector(b), std::vector<double>(5, n - 1.0));
   g->barrier();
   expect_error([&] { g->all_reduce({full({2}, 1.0)}, ReduceOp::sum); }, {"expects tensors on", "cpu"});
+
+  // The reducer over NCCL: buckets reduced on the group's communication stream while backward runs.
+  manual_seed(4);
+  auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(6, 16), std::make_shared<nn::Tanh>(),
+                                                std::make_shared<nn::Linear>(16, 4));
+  model->to(device);
+  Generator gen(50 + static_cast<uint64_t>(r));
+  Tensor x = randn({8, 6}, {}, &gen).to(device);
+  auto loss_of = [&] { return model->forward(x).pow(2.0).mean(); };
+  loss_of().backward();
+  std::vector<Tensor> want;
+  for (const Tensor& p : model->parameters()) want.push_back(ops::clone(p.grad()));
+  g->all_reduce(want, ReduceOp::mean);
+  model->zero_grad();
+  GradReducerOptions o;
+  o.first_bucket_bytes = 4 * 4;  // the last bias alone
+  o.bucket_bytes = 64 * 4;
+  GradReducer reducer(g, model->parameters(), o);
+  ASSERT_EQ(reducer.buckets().size(), 4u);
+  for (int pass = 0; pass < 2; ++pass) {
+    model->zero_grad();
+    reducer.prepare();
+    loss_of().backward();
+    EXPECT_EQ(reducer.sent_during_backward(), 4);
+    const auto params = model->parameters();
+    for (size_t i = 0; i < params.size(); ++i)
+      EXPECT_TRUE(ember::testing::all_close(params[i].grad().to(kCPU), want[i].to(kCPU), 1e-6, 1e-6)) << "parameter " << i;
+  }
 #endif
 }
