@@ -164,6 +164,16 @@ def cpu_has_avx512():
         return False
 
 
+def openblas_coretype():
+    return "SkylakeX" if cpu_has_avx512() else "Haswell"
+
+
+def torch_env(threads):
+    """The environment for a PyTorch process: OpenBLAS told this CPU, every thread count fixed."""
+    return dict(os.environ, OPENBLAS_CORETYPE=openblas_coretype(), OMP_NUM_THREADS=str(threads),
+                OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build/release", help="ember build folder with the benchmark binaries")
@@ -178,12 +188,11 @@ def main():
         return
 
     pythons = args.python or ["/usr/bin/python3"]
-    coretype = "SkylakeX" if cpu_has_avx512() else "Haswell"
-    torch_env = dict(os.environ, OPENBLAS_CORETYPE=coretype, OMP_NUM_THREADS=str(args.threads),
-                     OPENBLAS_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    coretype = openblas_coretype()
+    worker_env = torch_env(args.threads)
     for py in pythons:
         cfg = subprocess.run([py, "-c", "import torch; print(torch.__version__); print(torch.__config__.show())"],
-                             env=torch_env, capture_output=True, text=True)
+                             env=worker_env, capture_output=True, text=True)
         print(f"# {py}: torch {cfg.stdout.strip() if cfg.returncode == 0 else 'not importable: ' + cfg.stderr.strip()[-200:]}")
     print(f"# OPENBLAS_CORETYPE={coretype}, threads={args.threads}, runs={args.runs}, load average {os.getloadavg()}")
 
@@ -192,7 +201,7 @@ def main():
     for r in range(args.runs):
         for py in pythons:
             proc = subprocess.run([py, os.path.abspath(__file__), "--worker", "--threads", str(args.threads),
-                                   "--seconds", str(args.seconds)], env=torch_env, capture_output=True, text=True)
+                                   "--seconds", str(args.seconds)], env=worker_env, capture_output=True, text=True)
             if proc.returncode != 0:
                 sys.exit(f"torch worker under {py} failed:\n{proc.stderr}")
             torch_runs[py].append(json.loads(proc.stdout.strip().splitlines()[-1])["ms"])

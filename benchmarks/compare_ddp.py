@@ -24,6 +24,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_cpu import torch_env  # noqa: E402
+
 ITERS = 20
 MODES = ["local", "end", "overlap", "overlap_4mb"]
 
@@ -74,8 +77,7 @@ def torch_worker(ranks, threads, port, out):
 
 def run_torch(python, ranks, threads, run):
     out = f"/tmp/compare_ddp_torch_{os.getpid()}.json"
-    env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX" if cpu_has_avx512() else "Haswell",
-               OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    env = torch_env(threads)
     port = 29500 + (os.getpid() + run) % 1000
     subprocess.run([python, __file__, "--worker", "--ranks", str(ranks), "--threads", str(threads),
                     "--port", str(port), "--out", out], check=True, env=env)
@@ -99,14 +101,6 @@ def run_ember(build, ranks, threads):
         mode = MODES[int(b["run_name"].split("mode:")[1].split("/")[0])]
         results[mode] = b["ms_per_step"] * 1e6  # the counter holds ms as "microseconds"
     return results
-
-
-def cpu_has_avx512():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return "avx512f" in f.read()
-    except OSError:
-        return False
 
 
 def main():
