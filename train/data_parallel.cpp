@@ -2,8 +2,8 @@
 //
 // Note [gradient buckets]
 // The parameters are cut, in reverse order, into buckets of about
-// bucket_bytes (the first one first_bucket_bytes), one dtype and device per
-// bucket; each bucket owns one flat buffer with a slot per parameter. A
+// bucket_bytes (the first of each dtype and device first_bucket_bytes), one
+// dtype and device per bucket; each bucket owns one flat buffer with a slot per parameter. A
 // post-accumulate hook on every parameter copies its finished gradient into
 // its slot. Buckets are sent strictly in index order, each as soon as it and
 // every bucket before it are full: collectives must be called in the same
@@ -16,8 +16,8 @@
 // gradients are new tensors (zero_grad sets them to none) copied in, or, when
 // they were accumulated into the slot in place, are there already. So a
 // gradient costs one copy per pass at most. With ProcessGroup::all_reduce_async
-// a bucket is reduced on the group's communication thread while backward
-// computes the next ones.
+// a bucket is reduced on the group's communication thread (MPI) or stream
+// (NCCL) while backward computes the next ones.
 #include <ember/train/data_parallel.hpp>
 
 #include <map>
