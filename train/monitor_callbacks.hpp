@@ -54,8 +54,9 @@ class SaveBestModel : public Callback {
 
 // Takes an optimizer step every `steps` batches (and at each epoch's last
 // batch) with the mean of their gradients: with a mean-reduced loss, batches
-// of B accumulated `steps` at a time train as batches of steps * B. Not with a
-// GradScaler (it unscales every batch).
+// of B accumulated `steps` at a time train as batches of steps * B. The
+// batches that only accumulate skip the gradient sync (DataParallel reduces
+// once per step). Not with a GradScaler (it unscales every batch).
 class GradientAccumulation : public Callback {
  public:
   explicit GradientAccumulation(int64_t steps);
