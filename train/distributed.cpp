@@ -355,9 +355,7 @@ class MpiProcessGroup : public ProcessGroup {
     unstage(staged);
   }
 
-  void barrier() override {
-    mpi().call([] { mpi_check(MPI_Barrier(mpi().comm), "MPI_Barrier"); });
-  }
+  void barrier() override { detail::mpi_barrier(); }
 };
 
 }  // namespace

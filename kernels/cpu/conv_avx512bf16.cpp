@@ -152,19 +152,13 @@ void pack_conv_weights(int64_t M, const BFloat16* w, int64_t C, int64_t taps, ui
 void conv_direct(int64_t M, const uint32_t* wp, const uint32_t* xp, const ConvImage& x, const int64_t* off,
                  float* outw, int64_t ldo, int64_t u0, int64_t u1) {
   static constexpr auto fns = tiles(std::make_index_sequence<MR>());
-  const int64_t Q = x.C * x.KH * x.KW, panels = (M + NR - 1) / NR, per_row = (x.OW + MR - 1) / MR;
-  const int64_t slabs = (Q + KC - 1) / KC, kc_max = (Q + slabs - 1) / slabs;
-  for (int64_t pc = 0; pc < Q; pc += kc_max) {
-    const int64_t kc = std::min(kc_max, Q - pc);
-    for (int64_t jp = 0; jp < panels; ++jp) {
-      const uint32_t* w = wp + (jp * Q + pc) * NR;
-      for (int64_t u = u0; u < u1; ++u) {
-        const int64_t oh = u / per_row, ow = (u % per_row) * MR, mr = std::min<int64_t>(MR, x.OW - ow);
-        fns[static_cast<size_t>(mr - 1)](kc, off + pc, xp + oh * x.W + ow, w, outw + (oh * x.OW + ow) * ldo + jp * NR,
-                                         ldo, pc > 0);
-      }
-    }
-  }
+  const int64_t Q = x.C * x.KH * x.KW;
+  for_each_direct_tile<MR, NR>(M, Q, KC, x.OW, u0, u1,
+                               [&](int64_t pc, int64_t kc, int64_t jp, int64_t oh, int64_t ow, int64_t mr) {
+                                 fns[static_cast<size_t>(mr - 1)](kc, off + pc, xp + oh * x.W + ow,
+                                                                  wp + (jp * Q + pc) * NR,
+                                                                  outw + (oh * x.OW + ow) * ldo + jp * NR, ldo, pc > 0);
+                               });
 }
 
 void conv_position_pairs(int64_t M, const BFloat16* g, int64_t OH, int64_t OW, uint32_t* dst, int64_t ldo) {

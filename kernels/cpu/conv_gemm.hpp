@@ -32,6 +32,28 @@ struct ConvImage {
   bool overread = false;
 };
 
+// The walk of the direct forward kernels, float32 (conv_gemm_kernel.hpp) and
+// bfloat16 (conv_avx512bf16.cpp): K taps in equal slabs of at most kc_cap,
+// each slab over the panels of NR output channels of M and the tiles u0..u1
+// (MR positions of one output row of OW; a row's last tile is only as tall as
+// what is left of it). Calls tile(pc, kc, jp, oh, ow, mr). A template over the
+// caller's lambda, whose type belongs to the caller's per-ISA namespace, so
+// every per-ISA file compiles a copy of its own (Note [per-ISA namespaces]).
+template <int MR, int NR, class Tile>
+inline void for_each_direct_tile(int64_t M, int64_t K, int64_t kc_cap, int64_t OW, int64_t u0, int64_t u1,
+                                 Tile&& tile) {
+  const int64_t panels = (M + NR - 1) / NR, per_row = (OW + MR - 1) / MR;
+  const int64_t slabs = (K + kc_cap - 1) / kc_cap, kc_max = (K + slabs - 1) / slabs;
+  for (int64_t pc = 0; pc < K; pc += kc_max) {
+    const int64_t kc = K - pc < kc_max ? K - pc : kc_max;
+    for (int64_t jp = 0; jp < panels; ++jp)
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t oh = u / per_row, ow = (u % per_row) * MR;
+        tile(pc, kc, jp, oh, ow, OW - ow < MR ? OW - ow : int64_t{MR});
+      }
+  }
+}
+
 // conv_direct: the convolution at stride 1 on an unpadded image (ph = pw = 0,
 // a padded copy), with the roles turned round: output channels run along the
 // vectors and positions along the register tile's rows. A tile is up to MR

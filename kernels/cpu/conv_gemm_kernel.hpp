@@ -218,20 +218,13 @@ void conv_direct(int64_t M, const float* wp, const ConvImage& x, const int64_t* 
   using DB = gemm_detail::DirectBlocking;
   constexpr int MR = DB::MR, NR = DB::NV * Vf::size;
   static constexpr auto tiles = gemm_detail::direct_tiles(std::make_index_sequence<MR>());
-  const int64_t K = x.C * x.KH * x.KW, panels = (M + NR - 1) / NR, per_row = (x.OW + MR - 1) / MR;
-  // Equal slabs of at most KC taps.
-  const int64_t slabs = (K + DB::KC - 1) / DB::KC, kc_max = (K + slabs - 1) / slabs;
-  for (int64_t pc = 0; pc < K; pc += kc_max) {
-    const int64_t kc = std::min(kc_max, K - pc);
-    for (int64_t jp = 0; jp < panels; ++jp) {
-      const float* w = wp + (jp * K + pc) * NR;
-      for (int64_t u = u0; u < u1; ++u) {
-        const int64_t oh = u / per_row, ow = (u % per_row) * MR, mr = std::min<int64_t>(MR, x.OW - ow);
-        tiles[static_cast<size_t>(mr - 1)](kc, off + pc, x.x + oh * x.W + ow, w,
-                                           outw + (oh * x.OW + ow) * ldo + jp * NR, ldo, pc > 0);
-      }
-    }
-  }
+  const int64_t K = x.C * x.KH * x.KW;
+  for_each_direct_tile<MR, NR>(M, K, DB::KC, x.OW, u0, u1,
+                               [&](int64_t pc, int64_t kc, int64_t jp, int64_t oh, int64_t ow, int64_t mr) {
+                                 tiles[static_cast<size_t>(mr - 1)](kc, off + pc, x.x + oh * x.W + ow,
+                                                                    wp + (jp * K + pc) * NR,
+                                                                    outw + (oh * x.OW + ow) * ldo + jp * NR, ldo, pc > 0);
+                               });
 }
 
 void conv_direct_weight(int64_t M, const float* g, int64_t ldg, const ConvImage& x, const int64_t* off, float* gwt,
