@@ -3,6 +3,9 @@
 // on the batch's device (no host round trip on a GPU).
 #include <ember/data/transforms.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include <ember/tensor/factory.hpp>
 #include <ember/tensor/ops.hpp>
 
@@ -34,6 +37,30 @@ Tensor chosen(const Tensor& x, double p, Generator& gen) {
 // Uniform integers in [0, high) per image, shaped (N, 1, 1) on x's device.
 Tensor per_image_int(const Tensor& x, int64_t high, Generator& gen) {
   return randint(0, high, {x.size(0), 1, 1}, TensorOptions(kInt64, x.device()), &gen);
+}
+
+// Uniform factors in [lo, hi] per image, shaped (N, 1, 1, 1) on x's device, in x's dtype.
+Tensor per_image_factor(const Tensor& x, double lo, double hi, Generator& gen) {
+  Tensor u = rand({x.size(0), 1, 1, 1}, TensorOptions(kFloat32, x.device()), &gen);
+  return ops::to(ops::add(ops::mul(u, ops::scalar_tensor(hi - lo, u)), ops::scalar_tensor(lo, u)), x.dtype());
+}
+
+// (N, 1, H, W) luminance of floating images: 0.299 R + 0.587 G + 0.114 B, or the one channel.
+Tensor luminance(const char* op, const Tensor& b) {
+  const int64_t c = b.size(1);
+  EMBER_CHECK(c == 1 || c == 3, op, ": expected 1 (grey) or 3 (RGB) channels, got images ", b.describe());
+  if (c == 1) return b;
+  Tensor weights = tensor(std::vector<double>{0.299, 0.587, 0.114}, TensorOptions(kFloat64)).to(b.device(), b.dtype());
+  return ops::sum(ops::mul(b, weights.view({1, 3, 1, 1})), {1}, /*keepdim=*/true);
+}
+
+// b + f (a - b) clamped to [0, 1]: a blended towards b (f < 1) or away from it (f > 1).
+Tensor blend(const Tensor& a, const Tensor& b, const Tensor& f) {
+  return ops::clamp(ops::add(b, ops::mul(f, ops::sub(a, b))), 0.0, 1.0);
+}
+
+void check_floating(const char* op, const Tensor& x) {
+  EMBER_CHECK(x.dtype().is_floating(), op, ": expected floating images in [0, 1] (see to_float), got ", x.describe());
 }
 
 Tensor random_flip(const char* op, const Tensor& x, int64_t dim, double p, Generator& gen) {
@@ -126,6 +153,31 @@ Tensor random_cutout(const Tensor& x, int64_t size, double p, Generator& gen, do
     Tensor in_cols = inside(w, {1, 1, 1, w});
     Tensor mask = ops::logical_and(apply, ops::logical_and(in_rows, in_cols));  // (N, 1, H, W)
     return ops::where(mask, ops::to(ops::scalar_tensor(fill, b), b.dtype()), b);
+  });
+}
+
+Tensor color_jitter(const Tensor& x, double brightness, double contrast, double saturation, Generator& gen) {
+  for (auto [name, v] : {std::pair{"brightness", brightness}, {"contrast", contrast}, {"saturation", saturation}})
+    EMBER_CHECK(std::isfinite(v) && v >= 0.0, "color_jitter: ", name, " must be finite and >= 0, got ", v);
+  return on_images("color_jitter", x, [&](const Tensor& b) {
+    check_floating("color_jitter", b);
+    if (b.size(0) == 0) return b;
+    auto factor = [&](double strength) { return per_image_factor(b, std::max(0.0, 1.0 - strength), 1.0 + strength, gen); };
+    Tensor out = b;
+    if (brightness > 0) out = blend(out, zeros_like(out), factor(brightness));
+    if (contrast > 0) out = blend(out, ops::mean(luminance("color_jitter", out), {1, 2, 3}, true), factor(contrast));
+    if (saturation > 0) out = blend(out, luminance("color_jitter", out), factor(saturation));
+    return out;
+  });
+}
+
+Tensor random_grayscale(const Tensor& x, double p, Generator& gen) {
+  check_probability("random_grayscale", p);
+  return on_images("random_grayscale", x, [&](const Tensor& b) {
+    check_floating("random_grayscale", b);
+    if (b.size(0) == 0) return b;
+    Tensor grey = luminance("random_grayscale", b).expand(b.shape());
+    return ops::where(chosen(b, p, gen), grey, b);
   });
 }
 

@@ -6,7 +6,9 @@
 // rehearsed on the CPU.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <ember/ember.hpp>
@@ -70,6 +72,13 @@ TEST(CudaData, AugmentationsMatchTheCpuBitForBit) {
   Tensor want = normalize(to_float(x), {0.5, 0.4, 0.3}, {0.2, 0.25, 0.3});
   Tensor got = normalize(to_float(gpu(x)), {0.5, 0.4, 0.3}, {0.2, 0.25, 0.3});
   EXPECT_TRUE(cuda_matches(got, want));
+  // Colour: the same factors from one seed; the luminance sums and means may round differently.
+  for (const auto& [what, fn] : std::vector<std::pair<const char*, std::function<Tensor(const Tensor&, Generator&)>>>{
+           {"color_jitter", [](const Tensor& t, Generator& g) { return color_jitter(t, 0.4, 0.4, 0.4, g); }},
+           {"random_grayscale", [](const Tensor& t, Generator& g) { return random_grayscale(t, 0.5, g); }}}) {
+    Generator gc(78), gg(78);
+    EXPECT_TRUE(cuda_matches(fn(gpu(f), gg), fn(f, gc))) << what;
+  }
 }
 
 TEST(CudaData, LoaderDeliversAugmentedBatchesToTheGpu) {

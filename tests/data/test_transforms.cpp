@@ -159,6 +159,97 @@ TEST(Transforms, RandomCutoutZeroesOneClippedSquarePerChosenImage) {
   expect_error([&] { random_cutout(x, 0, 1.0, g); }, {"size must be >= 1"});
 }
 
+// color_jitter against a per-pixel reference that draws the same factors from
+// a generator of the same seed (brightness, contrast, saturation, in that order).
+TEST(Transforms, ColorJitterIsTorchvisionsBlendsWithFactorsPerImage) {
+  const int64_t n = 16, c = 3, h = 5, w = 6;
+  Generator data(3);
+  Tensor x = rand({n, c, h, w}, {}, &data);
+  const double sb = 0.4, sc = 0.5, ss = 0.6;
+  Generator g(19), same(19);
+  Tensor y = color_jitter(x, sb, sc, ss, g);
+  EXPECT_EQ(y.shape(), x.shape());
+  EXPECT_EQ(y.dtype(), kFloat32);
+  auto factors = [&](double s) {
+    std::vector<double> f = to_vector(rand({n, 1, 1, 1}, {}, &same));
+    for (double& v : f) v = 1.0 - s + 2.0 * s * v;
+    return f;
+  };
+  const std::vector<double> fb = factors(sb), fc = factors(sc), fs = factors(ss);
+  std::vector<double> v = to_vector(x), yv = to_vector(y);
+  const Dims s = x.shape();
+  auto ref = [&](int64_t k, int64_t ch, int64_t r, int64_t q) -> double& {
+    return v[static_cast<size_t>(((k * c + ch) * h + r) * w + q)];
+  };
+  auto clamp01 = [](double t) { return std::min(1.0, std::max(0.0, t)); };
+  auto lum = [&](int64_t k, int64_t r, int64_t q) {
+    return 0.299 * ref(k, 0, r, q) + 0.587 * ref(k, 1, r, q) + 0.114 * ref(k, 2, r, q);
+  };
+  std::set<double> distinct;
+  for (int64_t k = 0; k < n; ++k) {
+    EXPECT_GE(fb[k], 1 - sb);
+    EXPECT_LE(fb[k], 1 + sb);
+    distinct.insert(fb[k]);
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t r = 0; r < h; ++r)
+        for (int64_t q = 0; q < w; ++q) ref(k, ch, r, q) = clamp01(fb[k] * ref(k, ch, r, q));
+    double mean = 0;
+    for (int64_t r = 0; r < h; ++r)
+      for (int64_t q = 0; q < w; ++q) mean += lum(k, r, q) / static_cast<double>(h * w);
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t r = 0; r < h; ++r)
+        for (int64_t q = 0; q < w; ++q) ref(k, ch, r, q) = clamp01(mean + fc[k] * (ref(k, ch, r, q) - mean));
+    for (int64_t r = 0; r < h; ++r)
+      for (int64_t q = 0; q < w; ++q) {
+        const double l = lum(k, r, q);
+        for (int64_t ch = 0; ch < c; ++ch) ref(k, ch, r, q) = clamp01(l + fs[k] * (ref(k, ch, r, q) - l));
+      }
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t r = 0; r < h; ++r)
+        for (int64_t q = 0; q < w; ++q)
+          ASSERT_NEAR(at(yv, s, k, ch, r, q), ref(k, ch, r, q), 2e-6) << "image " << k << " (" << ch << ", " << r
+                                                                      << ", " << q << ")";
+  }
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(n)) << "each image has its own factors";
+
+  // Strength 0 changes nothing and draws nothing; grey images keep their pixels under saturation.
+  Generator a(5), b(5);
+  EXPECT_EQ(to_vector(color_jitter(x, 0, 0, 0, a)), to_vector(x));
+  EXPECT_EQ(to_vector(rand({4}, {}, &a)), to_vector(rand({4}, {}, &b)));
+  Tensor grey = rand({4, 1, 3, 3}, {}, &data).expand({4, 3, 3, 3});
+  EXPECT_TRUE(ember::testing::all_close(color_jitter(grey, 0, 0, 0.9, a), grey, 1e-6, 0));
+  // One channel, one image, float64.
+  Tensor one = rand({1, 4, 4}, TensorOptions(kFloat64), &data);
+  Tensor j = color_jitter(one, 0.2, 0.2, 0.2, a);
+  EXPECT_EQ(j.shape(), one.shape());
+  EXPECT_EQ(j.dtype(), kFloat64);
+  expect_error([&] { color_jitter(x, -0.1, 0, 0, a); }, {"brightness must be finite and >= 0"});
+  expect_error([&] { color_jitter(rand({2, 2, 3, 3}), 0, 0.5, 0, a); }, {"1 (grey) or 3 (RGB) channels"});
+  expect_error([&] { color_jitter(ops::to(x, kUInt8), 0.5, 0, 0, a); }, {"expected floating images"});
+}
+
+TEST(Transforms, RandomGrayscaleTurnsChosenImagesGrey) {
+  const int64_t n = 32;
+  Generator data(4), g(8);
+  Tensor x = rand({n, 3, 4, 5}, {}, &data);
+  Tensor y = random_grayscale(x, 0.5, g);
+  Tensor lum = ops::add(ops::add(ops::mul(x.narrow(1, 0, 1), scalar_tensor(0.299f)),
+                                 ops::mul(x.narrow(1, 1, 1), scalar_tensor(0.587f))),
+                        ops::mul(x.narrow(1, 2, 1), scalar_tensor(0.114f)));
+  int64_t greyed = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const Tensor yk = y.select(0, k), xk = x.select(0, k);
+    if (to_vector(yk) == to_vector(xk)) continue;
+    ++greyed;
+    for (int64_t ch = 0; ch < 3; ++ch)
+      EXPECT_TRUE(ember::testing::all_close(yk.narrow(0, ch, 1), lum.select(0, k), 1e-6, 1e-6)) << "image " << k;
+  }
+  EXPECT_GT(greyed, 0);
+  EXPECT_LT(greyed, n);
+  EXPECT_EQ(to_vector(random_grayscale(x, 0.0, g)), to_vector(x));
+  expect_error([&] { random_grayscale(x, 1.5, g); }, {"p must be in [0, 1]"});
+}
+
 TEST(Transforms, ComposeAndOnInputDriveOneGenerator) {
   BatchTransform t = compose({on_input([](const Tensor& x, Generator& g) { return random_crop(x, 3, 3, 1, g); }),
                               on_input([](const Tensor& x, Generator& g) { return random_horizontal_flip(x, 0.5, g); })});
