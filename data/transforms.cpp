@@ -4,6 +4,7 @@
 #include <ember/data/transforms.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include <ember/tensor/factory.hpp>
@@ -57,6 +58,40 @@ Tensor luminance(const char* op, const Tensor& b) {
 // b + f (a - b) clamped to [0, 1]: a blended towards b (f < 1) or away from it (f > 1).
 Tensor blend(const Tensor& a, const Tensor& b, const Tensor& f) {
   return ops::clamp(ops::add(b, ops::mul(f, ops::sub(a, b))), 0.0, 1.0);
+}
+
+// torchvision's adjust_hue on (N, 3, H, W) images: RGB to HSV, the hue turned
+// by shift (N, 1, 1, 1, in turns) modulo 1, back to RGB.
+Tensor shift_hue(const Tensor& b, const Tensor& shift) {
+  auto k = [&](double v) { return ops::scalar_tensor(v, b); };
+  const Tensor r = b.narrow(1, 0, 1), g = b.narrow(1, 1, 1), bl = b.narrow(1, 2, 1);
+  const Tensor v = ops::maximum(ops::maximum(r, g), bl), lo = ops::minimum(ops::minimum(r, g), bl);
+  const Tensor grey = ops::eq(v, lo), chroma = ops::sub(v, lo);
+  const Tensor s = ops::div(chroma, ops::where(grey, k(1), v));
+  const Tensor divisor = ops::where(grey, k(1), chroma);
+  const Tensor rc = ops::div(ops::sub(v, r), divisor), gc = ops::div(ops::sub(v, g), divisor),
+               bc = ops::div(ops::sub(v, bl), divisor);
+  const Tensor is_r = ops::eq(v, r), is_g = ops::eq(v, g);
+  Tensor h = ops::where(is_r, ops::sub(bc, gc),
+                        ops::where(is_g, ops::add(ops::sub(rc, bc), k(2)), ops::add(ops::sub(gc, rc), k(4))));
+  // (h / 6 + 1) mod 1, plus the shift, modulo 1: each sum is within one turn of [0, 1).
+  auto wrap = [&](const Tensor& t) {
+    return ops::where(ops::lt(t, k(0)), ops::add(t, k(1)), ops::where(ops::ge(t, k(1)), ops::sub(t, k(1)), t));
+  };
+  h = wrap(ops::add(wrap(ops::add(ops::div(h, k(6)), k(1))), shift));
+  // Back: sector i = floor(6 h) in 0..5, f its fraction.
+  const Tensor h6 = ops::mul(h, k(6));
+  Tensor sector = ops::to(ops::ge(h6, k(1)), b.dtype());
+  for (int j = 2; j < 6; ++j) sector = ops::add(sector, ops::to(ops::ge(h6, k(j)), b.dtype()));
+  const Tensor f = ops::sub(h6, sector);
+  auto unit = [&](const Tensor& t) { return ops::clamp(ops::mul(v, ops::sub(k(1), t)), 0.0, 1.0); };
+  const Tensor p = unit(s), q = unit(ops::mul(s, f)), t = unit(ops::mul(s, ops::sub(k(1), f)));
+  auto pick = [&](const std::array<const Tensor*, 6>& by_sector) {
+    Tensor out = *by_sector[5];
+    for (int j = 4; j >= 0; --j) out = ops::where(ops::eq(sector, k(j)), *by_sector[static_cast<size_t>(j)], out);
+    return out;
+  };
+  return ops::cat({pick({&v, &q, &p, &p, &t, &v}), pick({&t, &v, &v, &q, &p, &p}), pick({&p, &p, &t, &v, &v, &q})}, 1);
 }
 
 void check_floating(const char* op, const Tensor& x) {
@@ -156,17 +191,26 @@ Tensor random_cutout(const Tensor& x, int64_t size, double p, Generator& gen, do
   });
 }
 
-Tensor color_jitter(const Tensor& x, double brightness, double contrast, double saturation, Generator& gen) {
+Tensor color_jitter(const Tensor& x, double brightness, double contrast, double saturation, double hue,
+                    Generator& gen) {
   for (auto [name, v] : {std::pair{"brightness", brightness}, {"contrast", contrast}, {"saturation", saturation}})
     EMBER_CHECK(std::isfinite(v) && v >= 0.0, "color_jitter: ", name, " must be finite and >= 0, got ", v);
+  EMBER_CHECK(hue >= 0.0 && hue <= 0.5, "color_jitter: hue must be in [0, 0.5], got ", hue);
   return on_images("color_jitter", x, [&](const Tensor& b) {
     check_floating("color_jitter", b);
+    EMBER_CHECK(b.size(1) == 1 || b.size(1) == 3 || (contrast == 0 && saturation == 0 && hue == 0),
+                "color_jitter: contrast, saturation and hue expect 1 (grey) or 3 (RGB) channels, got images ",
+                b.describe());
     if (b.size(0) == 0) return b;
     auto factor = [&](double strength) { return per_image_factor(b, std::max(0.0, 1.0 - strength), 1.0 + strength, gen); };
     Tensor out = b;
     if (brightness > 0) out = blend(out, zeros_like(out), factor(brightness));
     if (contrast > 0) out = blend(out, ops::mean(luminance("color_jitter", out), {1, 2, 3}, true), factor(contrast));
     if (saturation > 0) out = blend(out, luminance("color_jitter", out), factor(saturation));
+    if (hue > 0) {
+      Tensor shift = per_image_factor(b, -hue, hue, gen);
+      if (out.size(1) == 3) out = shift_hue(out, shift);  // a grey image has no hue
+    }
     return out;
   });
 }

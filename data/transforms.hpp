@@ -41,14 +41,17 @@ Tensor random_vertical_flip(const Tensor& x, double p, Generator& gen);
 // pixel (clipped at the borders) to `fill` (Cutout, DeVries & Taylor 2017).
 Tensor random_cutout(const Tensor& x, int64_t size, double p, Generator& gen, double fill = 0.0);
 
-// torchvision's ColorJitter without hue, with its own factors per image, on
-// floating images in [0, 1]: each strength s draws a factor uniform in
-// [max(0, 1 - s), 1 + s] (0 leaves that property alone and draws nothing),
-// applied in the order brightness (x * f), contrast (blended with the image's
-// mean luminance) and saturation (blended with the pixel's luminance,
-// 0.299 R + 0.587 G + 0.114 B), each result clamped to [0, 1]. Contrast and
-// saturation need 1 or 3 channels (on one channel saturation changes nothing).
-Tensor color_jitter(const Tensor& x, double brightness, double contrast, double saturation, Generator& gen);
+// torchvision's ColorJitter with its own factors per image, on floating
+// images in [0, 1]: brightness, contrast and saturation strengths s draw a
+// factor uniform in [max(0, 1 - s), 1 + s], hue (at most 0.5) a shift uniform
+// in [-hue, hue] turns; 0 leaves that property alone and draws nothing. They
+// apply in a fixed order: brightness (x * f), contrast (blended with the
+// image's mean luminance), saturation (blended with the pixel's luminance,
+// 0.299 R + 0.587 G + 0.114 B), each clamped to [0, 1], then hue (through
+// HSV, as torchvision's adjust_hue). Contrast, saturation and hue need 1 or 3
+// channels (on one channel saturation and hue change nothing).
+Tensor color_jitter(const Tensor& x, double brightness, double contrast, double saturation, double hue,
+                    Generator& gen);
 // With probability p per image, every channel becomes the luminance (as
 // torchvision's RandomGrayscale). Floating images of 1 or 3 channels.
 Tensor random_grayscale(const Tensor& x, double p, Generator& gen);

@@ -167,7 +167,7 @@ TEST(Transforms, ColorJitterIsTorchvisionsBlendsWithFactorsPerImage) {
   Tensor x = rand({n, c, h, w}, {}, &data);
   const double sb = 0.4, sc = 0.5, ss = 0.6;
   Generator g(19), same(19);
-  Tensor y = color_jitter(x, sb, sc, ss, g);
+  Tensor y = color_jitter(x, sb, sc, ss, 0.0, g);
   EXPECT_EQ(y.shape(), x.shape());
   EXPECT_EQ(y.dtype(), kFloat32);
   auto factors = [&](double s) {
@@ -214,18 +214,60 @@ TEST(Transforms, ColorJitterIsTorchvisionsBlendsWithFactorsPerImage) {
 
   // Strength 0 changes nothing and draws nothing; grey images keep their pixels under saturation.
   Generator a(5), b(5);
-  EXPECT_EQ(to_vector(color_jitter(x, 0, 0, 0, a)), to_vector(x));
+  EXPECT_EQ(to_vector(color_jitter(x, 0, 0, 0, 0, a)), to_vector(x));
   EXPECT_EQ(to_vector(rand({4}, {}, &a)), to_vector(rand({4}, {}, &b)));
   Tensor grey = rand({4, 1, 3, 3}, {}, &data).expand({4, 3, 3, 3});
-  EXPECT_TRUE(ember::testing::all_close(color_jitter(grey, 0, 0, 0.9, a), grey, 1e-6, 0));
+  EXPECT_TRUE(ember::testing::all_close(color_jitter(grey, 0, 0, 0.9, 0.5, a), grey, 1e-6, 0));
   // One channel, one image, float64.
   Tensor one = rand({1, 4, 4}, TensorOptions(kFloat64), &data);
-  Tensor j = color_jitter(one, 0.2, 0.2, 0.2, a);
+  Tensor j = color_jitter(one, 0.2, 0.2, 0.2, 0.2, a);
   EXPECT_EQ(j.shape(), one.shape());
   EXPECT_EQ(j.dtype(), kFloat64);
-  expect_error([&] { color_jitter(x, -0.1, 0, 0, a); }, {"brightness must be finite and >= 0"});
-  expect_error([&] { color_jitter(rand({2, 2, 3, 3}), 0, 0.5, 0, a); }, {"1 (grey) or 3 (RGB) channels"});
-  expect_error([&] { color_jitter(ops::to(x, kUInt8), 0.5, 0, 0, a); }, {"expected floating images"});
+  expect_error([&] { color_jitter(x, -0.1, 0, 0, 0, a); }, {"brightness must be finite and >= 0"});
+  expect_error([&] { color_jitter(x, 0, 0, 0, 0.6, a); }, {"hue must be in [0, 0.5]"});
+  expect_error([&] { color_jitter(rand({2, 2, 3, 3}), 0, 0.5, 0, 0, a); }, {"1 (grey) or 3 (RGB) channels"});
+  expect_error([&] { color_jitter(ops::to(x, kUInt8), 0.5, 0, 0, 0, a); }, {"expected floating images"});
+  EXPECT_EQ(color_jitter(rand({2, 2, 3, 3}), 0.5, 0, 0, 0, a).size(1), 2);  // brightness alone: any channels
+}
+
+// The hue shift against torchvision's RGB -> HSV -> RGB formulas per pixel.
+TEST(Transforms, ColorJitterHueIsTorchvisionsAdjustHue) {
+  const int64_t n = 24, h = 4, w = 5;
+  Generator data(6);
+  Tensor x = rand({n, 3, h, w}, {}, &data);
+  x.narrow(0, 0, 1).narrow(2, 0, 1).fill_(0.25);  // grey pixels: no hue to turn
+  x.narrow(0, 1, 1).narrow(1, 0, 1).narrow(2, 0, 1).fill_(1.0);  // ties for the largest channel
+  x.narrow(0, 1, 1).narrow(1, 1, 1).narrow(2, 0, 1).fill_(1.0);
+  const double hue = 0.5;
+  Generator g(23), same(23);
+  Tensor y = color_jitter(x, 0, 0, 0, hue, g);
+  std::vector<double> shift = to_vector(rand({n, 1, 1, 1}, {}, &same));
+  for (double& v : shift) v = -hue + 2 * hue * v;
+  const std::vector<double> xv = to_vector(x), yv = to_vector(y);
+  const Dims s = x.shape();
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t r = 0; r < h; ++r)
+      for (int64_t q = 0; q < w; ++q) {
+        const double R = at(xv, s, k, 0, r, q), G = at(xv, s, k, 1, r, q), B = at(xv, s, k, 2, r, q);
+        const double maxc = std::max({R, G, B}), minc = std::min({R, G, B}), cr = maxc - minc;
+        const bool eqc = maxc == minc;
+        const double sat = cr / (eqc ? 1.0 : maxc), div = eqc ? 1.0 : cr;
+        const double rc = (maxc - R) / div, gc = (maxc - G) / div, bc = (maxc - B) / div;
+        double hh = maxc == R ? bc - gc : maxc == G ? 2.0 + rc - bc : 4.0 + gc - rc;
+        hh = std::fmod(hh / 6.0 + 1.0, 1.0);
+        hh = std::fmod(hh + shift[static_cast<size_t>(k)] + 1.0, 1.0);
+        const double i = std::floor(hh * 6.0), f = hh * 6.0 - i;
+        auto unit = [&](double t) { return std::min(1.0, std::max(0.0, maxc * (1.0 - t))); };
+        const double p = unit(sat), qq = unit(sat * f), t = unit(sat * (1.0 - f)), v = maxc;
+        const int sector = static_cast<int>(i) % 6;
+        const double want[3][6] = {{v, qq, p, p, t, v}, {t, v, v, qq, p, p}, {p, p, t, v, v, qq}};
+        for (int64_t ch = 0; ch < 3; ++ch)
+          ASSERT_NEAR(at(yv, s, k, ch, r, q), want[ch][sector], 2e-5)
+              << "image " << k << " pixel (" << r << ", " << q << ") channel " << ch << ", shift " << shift[k];
+      }
+  // A shift of (nearly) nothing gives the image back.
+  Generator tiny(1);
+  EXPECT_TRUE(ember::testing::all_close(color_jitter(x, 0, 0, 0, 1e-9, tiny), x, 1e-5, 0));
 }
 
 TEST(Transforms, RandomGrayscaleTurnsChosenImagesGrey) {
