@@ -1,7 +1,7 @@
-// Bilinear resampling and random resized crops (transforms.hpp), composed of
-// gathers and a lerp so they run on whatever device holds the batch. The
-// per-image sampling positions are computed on the host (O(N * (H + W)) work)
-// and moved to the batch's device once.
+// Bilinear resampling, with or without antialiasing, and random resized crops
+// (transforms.hpp), composed of gathers, multiplies and adds so they run on
+// whatever device holds the batch. The per-image taps are computed on the host
+// (O(N * (H + W) * taps) work) and moved to the batch's device once.
 #include <ember/data/transforms.hpp>
 
 #include <algorithm>
@@ -15,45 +15,106 @@ namespace ember::data {
 
 namespace {
 
-// Source positions of `out` outputs sampling a run of `in` inputs starting at
-// `start` (align_corners = false; negative positions clamp to the first input,
-// as PyTorch's bilinear interpolation does): the two neighbours and the
-// weight of the second.
-void sample_axis(int64_t start, int64_t in, int64_t out, int64_t* i0, int64_t* i1, double* weight) {
-  const double step = static_cast<double>(in) / static_cast<double>(out);
+// Note [resampling taps]
+// Both resamplings are separable: each output row (then column) is a weighted
+// sum of a few input rows (columns) of its box. An axis plan holds, per image
+// and output position, `taps` input positions and their weights (zero for the
+// unused ones of a short window), computed on the host; the batch is then
+// resampled with one gather and one multiply-add per tap and axis.
+//   bilinear (align_corners = false, as PyTorch's): the two neighbours of the
+//     source position (o + 0.5) * in / out - 0.5, negative positions clamped
+//     to the first input;
+//   antialiased (PyTorch's antialias=True, which follows PIL): a triangle
+//     filter centred at (o + 0.5) * scale, scale = in / out, reaching
+//     max(scale, 1) inputs each side and scaled by 1 / max(scale, 1), its
+//     weights over the inputs inside the box normalised to sum 1. Shrinking,
+//     every input under the window contributes, so nothing aliases.
+int64_t tap_count(int64_t in, int64_t out, bool antialias) {
+  if (!antialias) return 2;
+  const double support = std::max(static_cast<double>(in) / static_cast<double>(out), 1.0);
+  return static_cast<int64_t>(std::ceil(support)) * 2 + 1;
+}
+
+// The taps of `out` outputs over the run of `in` inputs starting at `start`:
+// idx[o * taps + t] and w[o * taps + t].
+void axis_taps(int64_t start, int64_t in, int64_t out, bool antialias, int64_t taps, int64_t* idx, double* w) {
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
   for (int64_t o = 0; o < out; ++o) {
-    const double s = std::max((static_cast<double>(o) + 0.5) * step - 0.5, 0.0);
-    const int64_t lo = std::min(static_cast<int64_t>(s), in - 1);
-    i0[o] = start + lo;
-    i1[o] = start + std::min(lo + 1, in - 1);
-    weight[o] = std::min(s - static_cast<double>(lo), 1.0);
+    int64_t* i = idx + o * taps;
+    double* wt = w + o * taps;
+    if (!antialias) {
+      const double s = std::max((static_cast<double>(o) + 0.5) * scale - 0.5, 0.0);
+      const int64_t lo = std::min(static_cast<int64_t>(s), in - 1);
+      const double frac = std::min(s - static_cast<double>(lo), 1.0);
+      i[0] = start + lo, wt[0] = 1.0 - frac;
+      i[1] = start + std::min(lo + 1, in - 1), wt[1] = frac;
+      continue;
+    }
+    const double support = std::max(scale, 1.0), inv = 1.0 / support;
+    const double centre = scale * (static_cast<double>(o) + 0.5);
+    const int64_t lo = std::max<int64_t>(static_cast<int64_t>(centre - support + 0.5), 0);
+    const int64_t count = std::min<int64_t>(static_cast<int64_t>(centre + support + 0.5), in) - lo;
+    double total = 0;
+    for (int64_t t = 0; t < taps; ++t) {
+      const double d = std::fabs((static_cast<double>(t + lo) - centre + 0.5) * inv);
+      wt[t] = t < count ? std::max(0.0, 1.0 - d) : 0.0;
+      i[t] = start + std::min(lo + t, in - 1);
+      total += wt[t];
+    }
+    if (total > 0)
+      for (int64_t t = 0; t < taps; ++t) wt[t] /= total;
   }
 }
 
-// Per-image indices (N, n) int64 and weights (N, n) of one axis, on `like`'s device and dtype.
+// One axis for every image: indices (taps, N, out) int64 and weights (taps, N, out) on `like`'s device and dtype.
 struct AxisPlan {
-  Tensor i0, i1, w;
+  Tensor idx, w;
+  int64_t taps;
 };
-AxisPlan plan_axis(const std::vector<CropBox>& boxes, int64_t images, bool rows, int64_t out, const Tensor& like) {
-  std::vector<int64_t> i0(static_cast<size_t>(images * out)), i1(i0.size());
-  std::vector<double> w(i0.size());
+AxisPlan plan_axis(const std::vector<CropBox>& boxes, int64_t images, bool rows, int64_t out, bool antialias,
+                   const Tensor& like) {
+  auto length = [&](const CropBox& b) { return rows ? b.height : b.width; };
+  int64_t taps = 0;
+  for (const CropBox& b : boxes) taps = std::max(taps, tap_count(length(b), out, antialias));
+  std::vector<int64_t> by_output(static_cast<size_t>(out * taps));
+  std::vector<double> w_by_output(by_output.size());
+  std::vector<int64_t> idx(static_cast<size_t>(taps * images * out));
+  std::vector<double> w(idx.size());
   for (int64_t k = 0; k < images; ++k) {
     const CropBox& b = boxes[boxes.size() == 1 ? 0 : static_cast<size_t>(k)];
-    const size_t at = static_cast<size_t>(k * out);
-    sample_axis(rows ? b.top : b.left, rows ? b.height : b.width, out, &i0[at], &i1[at], &w[at]);
+    axis_taps(rows ? b.top : b.left, length(b), out, antialias, taps, by_output.data(), w_by_output.data());
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t t = 0; t < taps; ++t) {
+        const auto at = static_cast<size_t>((t * images + k) * out + o), from = static_cast<size_t>(o * taps + t);
+        idx[at] = by_output[from];
+        w[at] = w_by_output[from];
+      }
   }
   auto to_device = [&](Tensor t) { return like.device() == kCPU ? t : t.to(like.device()); };
-  return {to_device(tensor(i0, TensorOptions(kInt64)).view({images, out})),
-          to_device(tensor(i1, TensorOptions(kInt64)).view({images, out})),
-          to_device(ops::to(tensor(w, TensorOptions(kFloat64)), like.dtype()).view({images, out}))};
+  return {to_device(tensor(idx, TensorOptions(kInt64)).view({taps, images, out})),
+          to_device(ops::to(tensor(w, TensorOptions(kFloat64)), like.dtype()).view({taps, images, out})), taps};
+}
+
+// src resampled along dim (2: rows, 3: columns) to `out` positions: the plan's taps, gathered and summed.
+Tensor resample_axis(const Tensor& src, int64_t dim, const AxisPlan& plan, int64_t out) {
+  Dims shape = src.shape(), per_image{src.size(0), 1, 1, 1};
+  shape[static_cast<size_t>(dim)] = out;
+  per_image[static_cast<size_t>(dim)] = out;
+  Tensor sum;
+  for (int64_t t = 0; t < plan.taps; ++t) {
+    Tensor term = ops::mul(ops::gather(src, dim, plan.idx.select(0, t).view(per_image).expand(shape)),
+                           plan.w.select(0, t).view(per_image));
+    sum = sum.defined() ? ops::add(sum, term) : term;
+  }
+  return sum;
 }
 
 }  // namespace
 
-Tensor resized_crop(const Tensor& x, const std::vector<CropBox>& boxes, int64_t height, int64_t width) {
+Tensor resized_crop(const Tensor& x, const std::vector<CropBox>& boxes, int64_t height, int64_t width, bool antialias) {
   EMBER_CHECK(x.defined() && (x.dim() == 3 || x.dim() == 4), "resized_crop: expected images (N, C, H, W) or (C, H, W), got ",
               x.defined() ? x.describe() : std::string("an undefined tensor"));
-  if (x.dim() == 3) return resized_crop(x.unsqueeze(0), boxes, height, width).squeeze(0);
+  if (x.dim() == 3) return resized_crop(x.unsqueeze(0), boxes, height, width, antialias).squeeze(0);
   EMBER_CHECK(x.dtype().is_floating(), "resized_crop: expected floating images (see to_float), got ", x.describe());
   EMBER_CHECK(height >= 1 && width >= 1, "resized_crop: output size ", height, " x ", width, " must be positive");
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
@@ -67,23 +128,15 @@ Tensor resized_crop(const Tensor& x, const std::vector<CropBox>& boxes, int64_t 
                 ") is not inside the ", h, " x ", w, " images of ", x.describe());
   }
   if (n == 0 || c == 0) return empty({n, c, height, width}, x.options());
-  const AxisPlan r = plan_axis(boxes, n, true, height, x), q = plan_axis(boxes, n, false, width, x);
-  // Rows first: (N, C, height, W), then columns: (N, C, height, width); each a gather of both neighbours and a lerp.
-  auto lerp = [](const Tensor& a, const Tensor& b, const Tensor& t) { return ops::add(a, ops::mul(ops::sub(b, a), t)); };
-  const Dims row_idx{n, c, height, w};
-  Tensor r0 = ops::gather(x, 2, r.i0.view({n, 1, height, 1}).expand(row_idx));
-  Tensor r1 = ops::gather(x, 2, r.i1.view({n, 1, height, 1}).expand(row_idx));
-  Tensor rows = lerp(r0, r1, r.w.view({n, 1, height, 1}));
-  const Dims col_idx{n, c, height, width};
-  Tensor c0 = ops::gather(rows, 3, q.i0.view({n, 1, 1, width}).expand(col_idx));
-  Tensor c1 = ops::gather(rows, 3, q.i1.view({n, 1, 1, width}).expand(col_idx));
-  return lerp(c0, c1, q.w.view({n, 1, 1, width}));
+  // Rows first: (N, C, height, W), then columns: (N, C, height, width). Note [resampling taps].
+  Tensor rows = resample_axis(x, 2, plan_axis(boxes, n, true, height, antialias, x), height);
+  return resample_axis(rows, 3, plan_axis(boxes, n, false, width, antialias, x), width);
 }
 
-Tensor resize(const Tensor& x, int64_t height, int64_t width) {
+Tensor resize(const Tensor& x, int64_t height, int64_t width, bool antialias) {
   EMBER_CHECK(x.defined() && x.dim() >= 2, "resize: expected images (N, C, H, W) or (C, H, W), got ",
               x.defined() ? x.describe() : std::string("an undefined tensor"));
-  return resized_crop(x, {CropBox{0, 0, x.size(-2), x.size(-1)}}, height, width);
+  return resized_crop(x, {CropBox{0, 0, x.size(-2), x.size(-1)}}, height, width, antialias);
 }
 
 std::vector<CropBox> random_resized_crop_boxes(int64_t n, int64_t h, int64_t w, Generator& gen,
@@ -125,11 +178,12 @@ std::vector<CropBox> random_resized_crop_boxes(int64_t n, int64_t h, int64_t w, 
 }
 
 Tensor random_resized_crop(const Tensor& x, int64_t height, int64_t width, Generator& gen, std::pair<double, double> scale,
-                           std::pair<double, double> ratio) {
+                           std::pair<double, double> ratio, bool antialias) {
   EMBER_CHECK(x.defined() && (x.dim() == 3 || x.dim() == 4), "random_resized_crop: expected images (N, C, H, W) or (C, H, W), got ",
               x.defined() ? x.describe() : std::string("an undefined tensor"));
   const int64_t n = x.dim() == 4 ? x.size(0) : 1;
-  return resized_crop(x, random_resized_crop_boxes(n, x.size(-2), x.size(-1), gen, scale, ratio), height, width);
+  return resized_crop(x, random_resized_crop_boxes(n, x.size(-2), x.size(-1), gen, scale, ratio), height, width,
+                      antialias);
 }
 
 }  // namespace ember::data

@@ -62,10 +62,14 @@ struct CropBox {
 };
 // Bilinear resampling of each image's box to height x width (PyTorch's
 // interpolate(mode="bilinear", align_corners=False) of the cropped image).
-// boxes: one per image, or one for all. Floating images only (see to_float).
-Tensor resized_crop(const Tensor& x, const std::vector<CropBox>& boxes, int64_t height, int64_t width);
+// With antialias, as interpolate(..., antialias=True) (and PIL): shrinking
+// averages every input under a filter as wide as the scale, so fine detail
+// does not alias. boxes: one per image, or one for all. Floating images only
+// (see to_float).
+Tensor resized_crop(const Tensor& x, const std::vector<CropBox>& boxes, int64_t height, int64_t width,
+                    bool antialias = false);
 // The whole image resampled to height x width.
-Tensor resize(const Tensor& x, int64_t height, int64_t width);
+Tensor resize(const Tensor& x, int64_t height, int64_t width, bool antialias = false);
 // torchvision's RandomResizedCrop boxes for n images of h x w: an area
 // fraction uniform in `scale` and an aspect ratio log-uniform in `ratio`, ten
 // tries, else the largest centred box of an allowed ratio. The numbers are
@@ -76,7 +80,7 @@ std::vector<CropBox> random_resized_crop_boxes(int64_t n, int64_t h, int64_t w, 
 // A random box per image (random_resized_crop_boxes) resampled to height x width.
 Tensor random_resized_crop(const Tensor& x, int64_t height, int64_t width, Generator& gen,
                            std::pair<double, double> scale = {0.08, 1.0},
-                           std::pair<double, double> ratio = {3.0 / 4.0, 4.0 / 3.0});
+                           std::pair<double, double> ratio = {3.0 / 4.0, 4.0 / 3.0}, bool antialias = false);
 
 // A batch transform applying `fn` to the batch's input (the target is kept).
 BatchTransform on_input(std::function<Tensor(const Tensor&, Generator&)> fn);

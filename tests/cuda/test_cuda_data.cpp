@@ -68,6 +68,11 @@ TEST(CudaData, AugmentationsMatchTheCpuBitForBit) {
   expect_same_on_both(f, [](const Tensor& t, Generator&) { return resize(t, 7, 15); }, "resize");
   expect_same_on_both(f, [](const Tensor& t, Generator& g) { return random_resized_crop(t, 9, 9, g); },
                       "random_resized_crop");
+  expect_same_on_both(f, [](const Tensor& t, Generator&) { return resize(t, 4, 5, /*antialias=*/true); },
+                      "antialiased resize");
+  expect_same_on_both(
+      f, [](const Tensor& t, Generator& g) { return random_resized_crop(t, 5, 6, g, {0.5, 1.0}, {0.75, 1.33}, true); },
+      "antialiased random_resized_crop");
   Tensor x = images(4, kUInt8);
   Tensor want = normalize(to_float(x), {0.5, 0.4, 0.3}, {0.2, 0.25, 0.3});
   Tensor got = normalize(to_float(gpu(x)), {0.5, 0.4, 0.3}, {0.2, 0.25, 0.3});

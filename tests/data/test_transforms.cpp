@@ -357,6 +357,65 @@ TEST(Transforms, ResizeIsPyTorchsBilinear) {
   expect_error([&] { resized_crop(x, {CropBox{}, CropBox{}, CropBox{}}, 2, 2); }, {"3 boxes for 2 images"});
 }
 
+namespace {
+
+// PyTorch's interpolate(mode="bilinear", antialias=True) weights of one axis (as PIL's
+// bilinear filter): for output o, the normalised triangle weights of inputs 0..in-1.
+std::vector<double> antialias_weights(int64_t o, int64_t in, int64_t out) {
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  const double support = scale >= 1 ? scale : 1.0, centre = scale * (static_cast<double>(o) + 0.5);
+  std::vector<double> w(static_cast<size_t>(in), 0.0);
+  double total = 0;
+  for (int64_t j = 0; j < in; ++j) {
+    if (j + 0.5 < centre - support || j + 0.5 > centre + support) continue;
+    const double d = std::fabs((static_cast<double>(j) + 0.5 - centre) / support);
+    w[static_cast<size_t>(j)] = std::max(0.0, 1.0 - d);
+    total += w[static_cast<size_t>(j)];
+  }
+  for (double& v : w) v /= total;
+  return w;
+}
+
+}  // namespace
+
+TEST(Transforms, AntialiasedResizeIsPyTorchsAntialiasedBilinear) {
+  manual_seed(6);
+  Tensor x = randn({2, 2, 13, 11});
+  EXPECT_TRUE(ember::testing::all_close(resize(x, 13, 11, true), x, 1e-6, 0));  // the same size: the input
+  const std::vector<CropBox> boxes = {{0, 0, 13, 11}, {2, 1, 9, 10}};
+  for (auto [oh, ow] : {std::pair<int64_t, int64_t>{4, 3}, {5, 5}, {1, 2}, {20, 7}, {13, 4}}) {
+    Tensor got = resized_crop(x, boxes, oh, ow, true);
+    ASSERT_EQ(got.shape(), (Dims{2, 2, oh, ow}));
+    const std::vector<double> xv = to_vector(x), gv = to_vector(got);
+    const Dims xs = x.shape(), gs = got.shape();
+    for (int64_t k = 0; k < 2; ++k) {
+      const CropBox& b = boxes[static_cast<size_t>(k)];
+      for (int64_t i = 0; i < oh; ++i) {
+        const std::vector<double> wy = antialias_weights(i, b.height, oh);
+        for (int64_t j = 0; j < ow; ++j) {
+          const std::vector<double> wx = antialias_weights(j, b.width, ow);
+          for (int64_t c = 0; c < 2; ++c) {
+            double want = 0;
+            for (int64_t y = 0; y < b.height; ++y)
+              for (int64_t q = 0; q < b.width; ++q)
+                want += wy[static_cast<size_t>(y)] * wx[static_cast<size_t>(q)] * at(xv, xs, k, c, b.top + y, b.left + q);
+            ASSERT_NEAR(at(gv, gs, k, c, i, j), want, 1e-5 * (1 + std::fabs(want)))
+                << oh << " x " << ow << ", image " << k << " channel " << c << " pixel (" << i << ", " << j << ")";
+          }
+        }
+      }
+    }
+  }
+  // One-pixel stripes shrunk 3 times: plain bilinear lands on single columns and aliases them
+  // into full-contrast stripes; antialiased, the interior outputs stay near the mean grey.
+  std::vector<double> columns;
+  for (int64_t q = 0; q < 15; ++q) columns.push_back(static_cast<double>(q % 2));
+  Tensor stripes = tensor(columns, TensorOptions(kFloat32)).view({1, 1, 1, 15}).expand({1, 1, 4, 15});
+  EXPECT_EQ(to_vector(resize(stripes, 4, 5).select(2, 0)), (std::vector<double>{1, 0, 1, 0, 1}));
+  const std::vector<double> smooth = to_vector(resize(stripes, 4, 5, true).select(2, 0));
+  for (size_t j = 1; j + 1 < smooth.size(); ++j) EXPECT_NEAR(smooth[j], 0.5, 0.06) << "column " << j;
+}
+
 TEST(Transforms, RandomResizedCropBoxesAndResampling) {
   Generator g(21);
   const auto boxes = random_resized_crop_boxes(200, 20, 30, g, {0.2, 0.9}, {0.5, 2.0});
