@@ -15,7 +15,11 @@
 // set to its slot of the bucket rather than copied back: the next pass's
 // gradients are new tensors (zero_grad sets them to none) copied in, or, when
 // they were accumulated into the slot in place, are there already. So a
-// gradient costs one copy per pass at most. With ProcessGroup::all_reduce_async
+// gradient costs one copy per pass at most. After the first pass the buckets
+// are rebuilt in the order its gradients arrived on rank 0 (broadcast, so all
+// ranks agree), parameters it did not reach last: a parameter that backward
+// reaches late or never then no longer holds back the buckets before it.
+// With ProcessGroup::all_reduce_async
 // a bucket is reduced on the group's communication thread (MPI) or stream
 // (NCCL) while backward computes the next ones.
 #include <ember/train/data_parallel.hpp>
@@ -47,15 +51,25 @@ GradReducer::GradReducer(std::shared_ptr<ProcessGroup> group, std::vector<Tensor
   for (Tensor& p : params)
     if (p.defined() && p.requires_grad()) params_.push_back(std::move(p));
 
-  // Reverse order; one open bucket per (dtype, device), closed when the next
-  // parameter would overflow it. Each key's first bucket has the smaller cap.
+  std::vector<size_t> reverse(params_.size());
+  for (size_t k = 0; k < reverse.size(); ++k) reverse[k] = reverse.size() - 1 - k;
+  assign_buckets(reverse);
+  ready_.assign(params_.size(), false);
+  for (size_t i = 0; i < params_.size(); ++i)
+    hooks_.push_back(autograd::register_post_accumulate_grad_hook(params_[i], [this, i](const Tensor&) { on_ready(i); }));
+}
+
+void GradReducer::assign_buckets(const std::vector<size_t>& order) {
+  // One open bucket per (dtype, device), closed when the next parameter would
+  // overflow it. Each key's first bucket has the smaller cap.
   using Key = std::pair<int, std::string>;
   std::map<Key, size_t> open;        // key -> index in buckets_
   std::map<Key, int> opened;         // key -> buckets made
   std::vector<int64_t> bytes, caps;  // per bucket
-  bucket_of_.resize(params_.size());
-  slot_of_.resize(params_.size());
-  for (size_t i = params_.size(); i-- > 0;) {
+  buckets_.clear();
+  bucket_of_.assign(params_.size(), 0);
+  slot_of_.assign(params_.size(), 0);
+  for (size_t i : order) {
     const Tensor& p = params_[i];
     const auto key = std::make_pair(static_cast<int>(p.dtype().kind), p.device().str());
     const int64_t size = p.numel() * static_cast<int64_t>(p.dtype().itemsize());
@@ -82,9 +96,19 @@ GradReducer::GradReducer(std::shared_ptr<ProcessGroup> group, std::vector<Tensor
     const int64_t numel = b.offsets.back() + params_[b.params.back()].numel();
     b.buffer = empty({numel}, TensorOptions(first.dtype(), first.device()));
   }
-  ready_.assign(params_.size(), false);
-  for (size_t i = 0; i < params_.size(); ++i)
-    hooks_.push_back(autograd::register_post_accumulate_grad_hook(params_[i], [this, i](const Tensor&) { on_ready(i); }));
+}
+
+void GradReducer::rebuild_buckets() {
+  // This rank's order: as the gradients came, then the ones that did not, latest parameters first.
+  std::vector<int64_t> order(ready_order_.begin(), ready_order_.end());
+  for (size_t i = params_.size(); i-- > 0;)
+    if (!ready_[i]) order.push_back(static_cast<int64_t>(i));
+  Tensor shared = tensor(order, TensorOptions(kInt64));
+  if (group_->device() != kCPU) shared = shared.to(group_->device());
+  group_->broadcast({shared}, 0);  // every rank takes rank 0's, so the buckets match
+  const Tensor host = ops::contiguous(shared.to(kCPU));
+  const int64_t* chosen = host.data_ptr<int64_t>();
+  assign_buckets(std::vector<size_t>(chosen, chosen + host.numel()));
 }
 
 GradReducer::~GradReducer() {
@@ -113,6 +137,7 @@ void GradReducer::on_ready(size_t i) {
   EMBER_CHECK(!ready_[i], "GradReducer: parameter ", i, " ", params_[i].describe(), " got a second gradient in one ",
               "prepared pass; call prepare() before every backward() whose gradients are to be reduced");
   ready_[i] = true;
+  if (!rebuilt_) ready_order_.push_back(i);
   Bucket& b = buckets_[bucket_of_[i]];
   {
     NoGradGuard no_grad;
@@ -151,6 +176,10 @@ void GradReducer::finish() {
   for (Bucket& b : buckets_) {
     std::exchange(b.work, nullptr)->wait();
     for (size_t i : b.params) params_[i].set_grad(slot(i));
+  }
+  if (!rebuilt_) {  // the .grad views keep the old buffers alive
+    rebuilt_ = true;
+    if (options_.rebuild_buckets) rebuild_buckets();
   }
 }
 

@@ -23,6 +23,11 @@ struct GradReducerOptions {
   // (the reduction runs while backward goes on); false: send them all when
   // backward ends. The results are the same either way.
   bool overlap = true;
+  // After the first reduced pass, rebuild the buckets in the order its
+  // gradients arrived on rank 0 (those it did not reach last), as PyTorch's
+  // DDP does: backward's real order, not the parameters' reverse order, fills
+  // the first buckets. The rebuild is one broadcast during that pass's finish().
+  bool rebuild_buckets = true;
 };
 
 // Averages the gradients of `params` over the ranks of `group`, bucket by
@@ -53,7 +58,8 @@ class GradReducer {
   void finish();
 
   // The parameters of each bucket, in the order they travel, as indices into
-  // the parameters that require grad (in the order given).
+  // the parameters that require grad (in the order given). Rebuilt after the
+  // first pass (GradReducerOptions::rebuild_buckets).
   std::vector<std::vector<size_t>> buckets() const;
   // How many buckets were sent during backward (before its end) in the last pass.
   int64_t sent_during_backward() const { return sent_early_; }
@@ -63,6 +69,9 @@ class GradReducer {
   void on_ready(size_t param);
   void send_ready_buckets();
   void send(Bucket& b);
+  // Cuts the parameters, in `order`, into buckets (fresh buffers).
+  void assign_buckets(const std::vector<size_t>& order);
+  void rebuild_buckets();
   Tensor slot(size_t param) const;  // the parameter's view of its bucket
   void fill_slot(size_t param, const Tensor& grad);
 
@@ -74,7 +83,8 @@ class GradReducer {
   std::vector<uint64_t> hooks_;
   std::vector<bool> ready_;
   size_t next_to_send_ = 0;
-  bool armed_ = false, finish_queued_ = false;
+  std::vector<size_t> ready_order_;  // of the first pass
+  bool armed_ = false, finish_queued_ = false, rebuilt_ = false;
   int64_t sent_early_ = 0;
 };
 

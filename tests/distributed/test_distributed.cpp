@@ -242,6 +242,7 @@ TEST(Distributed, GradReducerAveragesInBucketsDuringBackward) {
     o.first_bucket_bytes = (4 + 64) * 4;  // the last Linear's bias and weight
     o.bucket_bytes = 300 * 4;
     o.overlap = overlap;
+    o.rebuild_buckets = false;  // the layout below holds for every pass (the rebuild: the next test)
     GradReducer reducer(g, params, o);
     const auto buckets = reducer.buckets();
     // extra (float64) is alone in its bucket; the others go in reverse order, each bucket within its size.
@@ -285,6 +286,57 @@ TEST(Distributed, GradReducerAveragesInBucketsDuringBackward) {
   EXPECT_EQ(to_vector(params[0].grad())[0], (n - 1) / 2.0);
   EXPECT_EQ(to_vector(extra.grad()), std::vector<double>(3, 0.0));
   expect_error([&] { GradReducer(g, params, GradReducerOptions{.bucket_bytes = 0}); }, {"bucket sizes must be positive"});
+}
+
+// After the first pass the buckets follow backward's order, with a parameter
+// no pass reaches last, so it no longer holds back every bucket.
+TEST(Distributed, GradReducerRebuildsBucketsInBackwardsOrder) {
+  auto g = world();
+  const int rank = g->rank();
+  manual_seed(7);
+  auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(6, 16), std::make_shared<nn::Tanh>(),
+                                                std::make_shared<nn::Linear>(16, 16), std::make_shared<nn::Tanh>(),
+                                                std::make_shared<nn::Linear>(16, 4));
+  std::vector<Tensor> params = model->parameters();
+  Tensor unused = zeros({8}).requires_grad_();  // the last parameter: the first bucket, by reverse order
+  params.push_back(unused);
+  Generator gen(300 + static_cast<uint64_t>(rank));
+  Tensor x = randn({8, 6}, {}, &gen);
+  auto loss_of = [&] { return model->forward(x).pow(2.0).mean(); };
+  auto clear = [&] {
+    for (Tensor& p : params) p.set_grad(Tensor());
+  };
+  clear();
+  loss_of().backward();
+  std::vector<Tensor> want;
+  for (const Tensor& p : params) want.push_back(p.grad().defined() ? ops::clone(p.grad()) : zeros_like(p));
+  g->all_reduce(want, ReduceOp::mean);
+
+  for (bool rebuild : {true, false}) {
+    SCOPED_TRACE(rebuild ? "rebuilt" : "kept");
+    GradReducerOptions o;
+    o.first_bucket_bytes = 64;
+    o.bucket_bytes = 512;
+    o.rebuild_buckets = rebuild;
+    GradReducer reducer(g, params, o);
+    const size_t unused_index = params.size() - 1;
+    EXPECT_EQ(reducer.buckets().front().front(), unused_index);
+    for (int pass = 0; pass < 3; ++pass) {
+      clear();
+      const int64_t buckets = static_cast<int64_t>(reducer.buckets().size());
+      reducer.prepare();
+      loss_of().backward();
+      for (size_t i = 0; i < params.size(); ++i)
+        EXPECT_TRUE(ember::testing::all_close(params[i].grad(), want[i], 1e-6, 1e-6)) << "pass " << pass << " parameter " << i;
+      // The first pass (and every pass without the rebuild) waits for `unused`, which only finish() sends.
+      EXPECT_EQ(reducer.sent_during_backward(), rebuild && pass > 0 ? buckets - 1 : 0) << "pass " << pass;
+    }
+    if (rebuild) {
+      EXPECT_EQ(reducer.buckets().back().back(), unused_index);
+    } else {
+      EXPECT_EQ(reducer.buckets().front().front(), unused_index);
+    }
+  }
 }
 
 // With GradientAccumulation, only the batch that steps reduces, and N ranks
@@ -421,11 +473,12 @@ TEST(Distributed, NcclAllReduceAndBroadcastOnTheGpu) {
   o.bucket_bytes = 64 * 4;
   GradReducer reducer(g, model->parameters(), o);
   ASSERT_EQ(reducer.buckets().size(), 4u);
-  for (int pass = 0; pass < 2; ++pass) {
+  for (int pass = 0; pass < 3; ++pass) {  // the second and third with the buckets rebuilt in backward's order
     model->zero_grad();
+    const auto buckets = static_cast<int64_t>(reducer.buckets().size());
     reducer.prepare();
     loss_of().backward();
-    EXPECT_EQ(reducer.sent_during_backward(), 4);
+    EXPECT_EQ(reducer.sent_during_backward(), buckets);
     const auto params = model->parameters();
     for (size_t i = 0; i < params.size(); ++i)
       EXPECT_TRUE(ember::testing::all_close(params[i].grad().to(kCPU), want[i].to(kCPU), 1e-6, 1e-6)) << "parameter " << i;
