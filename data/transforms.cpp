@@ -43,7 +43,7 @@ Tensor per_image_int(const Tensor& x, int64_t high, Generator& gen) {
 // Uniform factors in [lo, hi] per image, shaped (N, 1, 1, 1) on x's device, in x's dtype.
 Tensor per_image_factor(const Tensor& x, double lo, double hi, Generator& gen) {
   Tensor u = rand({x.size(0), 1, 1, 1}, TensorOptions(kFloat32, x.device()), &gen);
-  return ops::to(ops::add(ops::mul(u, ops::scalar_tensor(hi - lo, u)), ops::scalar_tensor(lo, u)), x.dtype());
+  return ops::to(ops::add(ops::mul(u, scalar_like(hi - lo, u)), scalar_like(lo, u)), x.dtype());
 }
 
 // (N, 1, H, W) luminance of floating images: 0.299 R + 0.587 G + 0.114 B, or the one channel.
@@ -63,7 +63,7 @@ Tensor blend(const Tensor& a, const Tensor& b, const Tensor& f) {
 // torchvision's adjust_hue on (N, 3, H, W) images: RGB to HSV, the hue turned
 // by shift (N, 1, 1, 1, in turns) modulo 1, back to RGB.
 Tensor shift_hue(const Tensor& b, const Tensor& shift) {
-  auto k = [&](double v) { return ops::scalar_tensor(v, b); };
+  auto k = [&](double v) { return scalar_like(v, b); };
   const Tensor r = b.narrow(1, 0, 1), g = b.narrow(1, 1, 1), bl = b.narrow(1, 2, 1);
   const Tensor v = ops::maximum(ops::maximum(r, g), bl), lo = ops::minimum(ops::minimum(r, g), bl);
   const Tensor grey = ops::eq(v, lo), chroma = ops::sub(v, lo);
@@ -204,7 +204,7 @@ Tensor color_jitter(const Tensor& x, double brightness, double contrast, double 
     if (b.size(0) == 0) return b;
     auto factor = [&](double strength) { return per_image_factor(b, std::max(0.0, 1.0 - strength), 1.0 + strength, gen); };
     Tensor out = b;
-    if (brightness > 0) out = blend(out, zeros_like(out), factor(brightness));
+    if (brightness > 0) out = ops::clamp(ops::mul(out, factor(brightness)), 0.0, 1.0);  // blended with black
     if (contrast > 0) out = blend(out, ops::mean(luminance("color_jitter", out), {1, 2, 3}, true), factor(contrast));
     if (saturation > 0) out = blend(out, luminance("color_jitter", out), factor(saturation));
     if (hue > 0) {
